@@ -1,0 +1,93 @@
+# Text Recognizer Labs. `make help` lists the targets.
+# Every target installs what it needs: `make test` and `make lab` work on a fresh clone.
+
+SHELL := bash
+.SHELLFLAGS := -euo pipefail -c
+.DEFAULT_GOAL := help
+MAKEFLAGS += --no-print-directory
+
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_PY := $(VENV)/.stamp-python
+STAMP_SYS := $(VENV)/.stamp-system
+REQS := requirements/prod.txt requirements/dev.txt
+# This machine's pip config points at local wheel folders and warns about each one; hide that.
+QUIET_PIP := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+
+# Offline-by-default settings shared by every target that runs code.
+export GRADIO_ANALYTICS_ENABLED := False
+export HF_HUB_OFFLINE := 1
+export MPLBACKEND := Agg
+export PYTHONDONTWRITEBYTECODE := 1
+export PRE_COMMIT_HOME := $(CURDIR)/$(VENV)/pre-commit-cache
+
+LAB ?= 01
+
+##@ Setup
+.PHONY: help
+help: ## List every target with one line each
+	@awk 'BEGIN {FS = ":.*##"} /^##@/ {printf "\n%s\n", substr($$0, 5)} \
+	  /^[a-zA-Z0-9_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
+
+.PHONY: install
+install: $(STAMP_PY) $(STAMP_SYS) ## Create .venv, pip-sync the pinned requirements, install the package (no-op when up to date)
+
+$(STAMP_PY): $(REQS) pyproject.toml
+	@echo ">>> creating $(VENV) and syncing pinned requirements"
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade "pip<26" \
+	  "$$(grep -E '^pip-tools==' requirements/dev.txt)" \
+	  "$$(grep -E '^setuptools==' requirements/dev.txt)" $(QUIET_PIP)
+	$(BIN)/pip-sync -q $(REQS) $(QUIET_PIP)
+	$(BIN)/python -m pip install -q --no-deps --no-build-isolation -e . $(QUIET_PIP)
+	@touch $@
+
+$(STAMP_SYS): scripts/install_system_deps.sh
+	@bash scripts/install_system_deps.sh
+	@mkdir -p $(VENV) && touch $@
+
+.PHONY: pip-tools
+pip-tools: ## Recompile requirements/*.in into pinned *.txt and sync .venv to them
+	@test -x $(BIN)/pip-compile || { $(PYTHON) -m venv $(VENV) && $(BIN)/python -m pip install -q pip-tools; }
+	$(BIN)/pip-compile -q --resolver=backtracking --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --no-header requirements/prod.in -o requirements/prod.txt
+	$(BIN)/pip-compile -q --resolver=backtracking --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --no-header requirements/dev.in -o requirements/dev.txt
+	@rm -f $(STAMP_PY)
+	@$(MAKE) install
+
+.PHONY: conda-update
+conda-update: ## Create or update the conda environment from environment.yml (conda users)
+	conda env update --prune -f environment.yml
+	@echo ">>> now run: conda activate text-recognizer && make pip-tools"
+
+##@ Develop
+.PHONY: lab
+lab: install ## Open the labs in JupyterLab
+	$(BIN)/jupyter lab --notebook-dir=. --ServerApp.ip=127.0.0.1
+
+.PHONY: lint
+lint: install ## Run every pre-commit hook on all files (offline-capable local hooks)
+	$(BIN)/pre-commit run --all-files --show-diff-on-failure
+
+.PHONY: format
+format: install ## Auto-format code (ruff) and strip notebook outputs (nbstripout)
+	$(BIN)/ruff format . && $(BIN)/ruff check --fix . && $(BIN)/nbstripout lab*/*.ipynb
+
+##@ Test
+.PHONY: test
+test: install ## Everything CI runs: lint, unit + doctests + coverage, notebooks, training/integration
+	@bash scripts/run_tests.sh all
+
+.PHONY: test-unit
+test-unit: install ## Unit tests and doctests only (fast)
+	@bash scripts/run_tests.sh unit
+
+.PHONY: test-notebooks
+test-notebooks: install ## Execute every lab notebook with nbmake
+	@bash scripts/run_tests.sh notebooks
+
+.PHONY: test-lab
+test-lab: install ## Execute one lab's notebooks: make test-lab LAB=03
+	$(BIN)/pytest --nbmake --nbmake-timeout=600 -p no:cacheprovider lab$(LAB)/*.ipynb

@@ -1,0 +1,2 @@
+"""LightningModules: the training logic (loss, metrics, optimizers, decoding) around a
+plain ``nn.Module`` from ``models/``."""

@@ -1,0 +1,1 @@
+"""Dataset constants: shapes, sizes and character mappings. No heavy imports here."""

@@ -1,0 +1,190 @@
+"""Small helpers shared across the package: reading images from anywhere, and seeding."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import io
+import os
+import random
+import re
+from pathlib import Path
+from typing import Union
+
+import numpy as np
+from PIL import Image
+
+ImageSource = Union[str, os.PathLike, bytes, Image.Image]
+
+MAX_IMAGE_BYTES = 20 * 1024 * 1024  # refuse to download or decode more than this
+MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard: ~6300x6300
+URL_TIMEOUT_S = 10.0
+
+_DATA_URL = re.compile(r"^data:image/[\w.+-]+;base64,", re.IGNORECASE)
+
+
+class ImageReadError(ValueError):
+    """The input could not be turned into an image. The message says why."""
+
+
+def seed_everything(seed: int) -> int:
+    """Seed Python, NumPy and PyTorch (all devices) so runs are repeatable.
+
+    >>> seed_everything(7); a = random.random(); seed_everything(7); a == random.random()
+    7
+    7
+    True
+    """
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    os.environ["PYTHONHASHSEED"] = str(seed)
+    try:
+        import torch
+
+        torch.manual_seed(seed)  # also seeds CUDA
+    except ImportError:  # pragma: no cover - torch is always installed in the course env
+        pass
+    return seed
+
+
+def decode_base64(text: str) -> bytes:
+    """Decode standard or data-URL base64, refusing anything that is not valid base64.
+
+    >>> decode_base64("aGVsbG8=")
+    b'hello'
+    >>> decode_base64("data:image/png;base64,aGVsbG8=")
+    b'hello'
+    >>> decode_base64("not base64!")
+    Traceback (most recent call last):
+    ...
+    text_recognizer.util.ImageReadError: invalid base64 data
+    """
+    text = _DATA_URL.sub("", text.strip())
+    try:
+        return base64.b64decode(text, validate=True)
+    except (binascii.Error, ValueError) as error:
+        raise ImageReadError("invalid base64 data") from error
+
+
+def encode_b64_image(image: Image.Image, format: str = "PNG") -> str:
+    """Encode a PIL image as base64 text (the inverse of reading a base64 source)."""
+    buffer = io.BytesIO()
+    image.save(buffer, format=format)
+    return base64.b64encode(buffer.getvalue()).decode("ascii")
+
+
+def fetch_url_bytes(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+    """Download an http(s) URL with a timeout and a size cap. Other schemes are refused.
+
+    >>> fetch_url_bytes("file:///etc/passwd")
+    Traceback (most recent call last):
+    ...
+    text_recognizer.util.ImageReadError: only http(s) URLs are allowed, got 'file'
+    """
+    scheme = url.split(":", 1)[0].lower() if ":" in url else ""
+    if scheme not in ("http", "https"):
+        raise ImageReadError(f"only http(s) URLs are allowed, got {scheme!r}")
+    import requests
+
+    try:
+        with requests.get(url, timeout=timeout, stream=True) as response:
+            response.raise_for_status()
+            chunks, total = [], 0
+            for chunk in response.iter_content(chunk_size=64 * 1024):
+                total += len(chunk)
+                if total > max_bytes:
+                    raise ImageReadError(f"image at URL is larger than {max_bytes} bytes")
+                chunks.append(chunk)
+    except requests.RequestException as error:
+        raise ImageReadError(f"could not fetch image URL: {error}") from error
+    return b"".join(chunks)
+
+
+def read_image_pil(source: ImageSource, grayscale: bool = False) -> Image.Image:
+    """Read an image from a path, an http(s) URL, base64 text (plain or data URL), raw bytes
+    or a PIL image. The result is fully loaded (no lazy file handle) and, with
+    ``grayscale``, converted to mode ``L``.
+
+    >>> img = read_image_pil(Image.new("RGB", (4, 3), "white"), grayscale=True)
+    >>> img.mode, img.size
+    ('L', (4, 3))
+    """
+    if isinstance(source, Image.Image):
+        image = source.copy()
+    else:
+        data = _source_to_bytes(source)
+        image = _decode_image_bytes(data)
+    if grayscale:
+        image = to_grayscale(image)
+    return image
+
+
+def to_grayscale(image: Image.Image) -> Image.Image:
+    """Convert any PIL mode (RGBA, P, 16-bit I;16, ...) to 8-bit ``L``; alpha is composited
+    onto white so transparent backgrounds read as paper.
+
+    >>> to_grayscale(Image.new("RGBA", (2, 2), (0, 0, 0, 0))).getpixel((0, 0))
+    255
+    >>> to_grayscale(Image.new("I;16", (2, 2), 65535)).getpixel((0, 0))
+    255
+    """
+    if image.mode == "L":
+        return image
+    if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
+        array = np.asarray(image, dtype=np.float64)
+        top = 65535.0 if image.mode.startswith("I;16") else max(float(array.max()), 1.0)
+        return Image.fromarray(np.clip(array / top * 255.0, 0, 255).astype(np.uint8), "L")
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        rgba = image.convert("RGBA")
+        background = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        return Image.alpha_composite(background, rgba).convert("L")
+    return image.convert("L")
+
+
+def _source_to_bytes(source: str | os.PathLike | bytes) -> bytes:
+    if isinstance(source, bytes | bytearray):
+        return bytes(source)
+    if isinstance(source, os.PathLike):
+        return _read_path(Path(source))
+    if not isinstance(source, str):
+        raise ImageReadError(f"unsupported image source type: {type(source).__name__}")
+    text = source.strip()
+    if re.match(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", text):
+        return fetch_url_bytes(text)
+    if _DATA_URL.match(text):
+        return decode_base64(text)
+    if len(text) < 4096 and Path(text).exists():
+        return _read_path(Path(text))
+    if len(text) >= 64 and re.fullmatch(r"[A-Za-z0-9+/=\s]+", text):
+        return decode_base64(text)
+    raise ImageReadError(f"not a readable file, http(s) URL or base64 image: {text[:80]!r}")
+
+
+def _read_path(path: Path) -> bytes:
+    if not path.is_file():
+        raise ImageReadError(f"no such file: {path}")
+    if path.stat().st_size > MAX_IMAGE_BYTES:
+        raise ImageReadError(f"file is larger than {MAX_IMAGE_BYTES} bytes: {path}")
+    return path.read_bytes()
+
+
+def _decode_image_bytes(data: bytes) -> Image.Image:
+    if not data:
+        raise ImageReadError("empty image data")
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            width, height = image.size
+            if width * height > MAX_IMAGE_PIXELS:
+                raise ImageReadError(
+                    f"image is too large ({width}x{height} pixels; limit {MAX_IMAGE_PIXELS})"
+                )
+            if width == 0 or height == 0:
+                raise ImageReadError("image has zero width or height")
+            image.load()
+            from PIL import ImageOps
+
+            return ImageOps.exif_transpose(image) or image
+    except ImageReadError:
+        raise
+    except (Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
+        raise ImageReadError(f"not a readable image: {error}") from error
