@@ -16,8 +16,9 @@ from text_recognizer import __version__
 
 
 def _download(argv: list[str]) -> int:
-    parser = argparse.ArgumentParser(prog="text-recognizer download",
-                                     description="Download a dataset into the local cache.")
+    parser = argparse.ArgumentParser(
+        prog="text-recognizer download", description="Download a dataset into the local cache."
+    )
     parser.add_argument("name", choices=["mnist"], help="dataset to download")
     args = parser.parse_args(argv)
     from text_recognizer.data.download import DownloadError
@@ -56,7 +57,9 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     command = COMMANDS.get(argv[0])
     if command is None:
-        print(f"text-recognizer: unknown command {argv[0]!r}\n\ncommands:\n{usage}", file=sys.stderr)
+        print(
+            f"text-recognizer: unknown command {argv[0]!r}\n\ncommands:\n{usage}", file=sys.stderr
+        )
         return 2
     return command[0](argv[1:])
 

@@ -9,12 +9,11 @@ import os
 import random
 import re
 from pathlib import Path
-from typing import Union
 
 import numpy as np
 from PIL import Image
 
-ImageSource = Union[str, os.PathLike, bytes, Image.Image]
+ImageSource = str | os.PathLike | bytes | Image.Image
 
 MAX_IMAGE_BYTES = 20 * 1024 * 1024  # refuse to download or decode more than this
 MAX_IMAGE_PIXELS = 40_000_000  # decompression-bomb guard: ~6300x6300
@@ -73,7 +72,9 @@ def encode_b64_image(image: Image.Image, format: str = "PNG") -> str:
     return base64.b64encode(buffer.getvalue()).decode("ascii")
 
 
-def fetch_url_bytes(url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_IMAGE_BYTES) -> bytes:
+def fetch_url_bytes(
+    url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_IMAGE_BYTES
+) -> bytes:
     """Download an http(s) URL with a timeout and a size cap. Other schemes are refused.
 
     >>> fetch_url_bytes("file:///etc/passwd")

@@ -42,9 +42,16 @@ def served(tmp_path):
 
 
 def make_module(server, files, tmp_path) -> MNIST:
-    return MNIST({"mnist_base_url": server.url, "mnist_files": files,
-                  "download_dir": tmp_path / "cache", "processed_path": tmp_path / "mnist.npz",
-                  "batch_size": 4, "num_workers": 0})
+    return MNIST(
+        {
+            "mnist_base_url": server.url,
+            "mnist_files": files,
+            "download_dir": tmp_path / "cache",
+            "processed_path": tmp_path / "mnist.npz",
+            "batch_size": 4,
+            "num_workers": 0,
+        }
+    )
 
 
 def test_good_checksum_is_accepted_and_data_loads(served):
@@ -55,7 +62,7 @@ def test_good_checksum_is_accepted_and_data_loads(served):
     assert len(data.data_train) + len(data.data_val) == N_TRAIN
     assert len(data.data_test) == N_TEST
     x, y = next(iter(data.train_dataloader()))
-    assert x.shape == (4, 1, 28, 28) and 0 <= x.min() and x.max() <= 1
+    assert x.shape == (4, 1, 28, 28) and x.min() >= 0 and x.max() <= 1
     assert y.dtype.is_floating_point is False
 
 

@@ -40,16 +40,27 @@ class BaseDataModule(pl.LightningDataModule):
 
     @staticmethod
     def add_to_argparse(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--batch_size", type=int, default=BATCH_SIZE,
-                            help=f"examples per step (default {BATCH_SIZE})")
-        parser.add_argument("--num_workers", type=int, default=DEFAULT_NUM_WORKERS,
-                            help=f"DataLoader worker processes (default {DEFAULT_NUM_WORKERS})")
+        parser.add_argument(
+            "--batch_size",
+            type=int,
+            default=BATCH_SIZE,
+            help=f"examples per step (default {BATCH_SIZE})",
+        )
+        parser.add_argument(
+            "--num_workers",
+            type=int,
+            default=DEFAULT_NUM_WORKERS,
+            help=f"DataLoader worker processes (default {DEFAULT_NUM_WORKERS})",
+        )
         return parser
 
     def config(self) -> dict[str, Any]:
         """What a model needs to know about the data to build itself."""
-        return {"input_dims": self.input_dims, "output_dims": self.output_dims,
-                "mapping": self.mapping}
+        return {
+            "input_dims": self.input_dims,
+            "output_dims": self.output_dims,
+            "mapping": self.mapping,
+        }
 
     def _dataloader(self, dataset: Dataset | None, shuffle: bool) -> DataLoader:
         if dataset is None:
@@ -73,16 +84,22 @@ class BaseDataModule(pl.LightningDataModule):
         return self._dataloader(self.data_test, shuffle=False)
 
     def __repr__(self) -> str:
-        lines = [f"{type(self).__name__}",
-                 f"  input_dims: {self.input_dims}  output_dims: {self.output_dims}",
-                 f"  mapping: {len(self.mapping)} classes, e.g. {self.mapping[:12]}"]
+        lines = [
+            f"{type(self).__name__}",
+            f"  input_dims: {self.input_dims}  output_dims: {self.output_dims}",
+            f"  mapping: {len(self.mapping)} classes, e.g. {self.mapping[:12]}",
+        ]
         if self.data_train is None:
             lines.append("  (data not set up: call prepare_data() and setup())")
             return "\n".join(lines)
-        lines.append(f"  sizes: train {len(self.data_train)}, val {len(self.data_val)}, "
-                     f"test {len(self.data_test) if self.data_test is not None else '-'}")
+        lines.append(
+            f"  sizes: train {len(self.data_train)}, val {len(self.data_val)}, "
+            f"test {len(self.data_test) if self.data_test is not None else '-'}"
+        )
         x, y = next(iter(self.train_dataloader()))
-        lines.append(f"  batch x: {tuple(x.shape)} {x.dtype}, min {x.min():.2f} "
-                     f"max {x.max():.2f} mean {x.float().mean():.2f} std {x.float().std():.2f}")
+        lines.append(
+            f"  batch x: {tuple(x.shape)} {x.dtype}, min {x.min():.2f} "
+            f"max {x.max():.2f} mean {x.float().mean():.2f} std {x.float().std():.2f}"
+        )
         lines.append(f"  batch y: {tuple(y.shape)} {y.dtype}, min {y.min()} max {y.max()}")
         return "\n".join(lines)

@@ -58,12 +58,16 @@ class MNIST(BaseDataModule):
 
     def __init__(self, args: argparse.Namespace | dict | None = None) -> None:
         super().__init__(args)
-        self.base_url = (self.args.get("mnist_base_url")
-                         or os.environ.get("TEXT_RECOGNIZER_MNIST_URL") or metadata.BASE_URL)
+        self.base_url = (
+            self.args.get("mnist_base_url")
+            or os.environ.get("TEXT_RECOGNIZER_MNIST_URL")
+            or metadata.BASE_URL
+        )
         self.files = self.args.get("mnist_files", metadata.FILES)  # tests swap in fixtures
         self.download_dir = Path(self.args.get("download_dir", DOWNLOADED_DATA_DIRNAME / "mnist"))
         self.processed_path = Path(
-            self.args.get("processed_path", PROCESSED_DATA_DIRNAME / "mnist" / "mnist.npz"))
+            self.args.get("processed_path", PROCESSED_DATA_DIRNAME / "mnist" / "mnist.npz")
+        )
         self.seed = self.args.get("seed", 0)
         self.input_dims = metadata.DIMS
         self.output_dims = metadata.OUTPUT_DIMS
@@ -72,15 +76,23 @@ class MNIST(BaseDataModule):
     @staticmethod
     def add_to_argparse(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         BaseDataModule.add_to_argparse(parser)
-        parser.add_argument("--mnist_base_url", type=str, default=None,
-                            help="mirror to download MNIST from (default: the official one)")
+        parser.add_argument(
+            "--mnist_base_url",
+            type=str,
+            default=None,
+            help="mirror to download MNIST from (default: the official one)",
+        )
         return parser
 
     def download(self) -> dict[str, Path]:
         """Download (or find in the cache) the four files; returns their verified paths."""
         return {
-            key: download_file(self.base_url.rstrip("/") + "/" + filename, sha256, self.download_dir,
-                               offline_alternative=OFFLINE_ALTERNATIVE)
+            key: download_file(
+                self.base_url.rstrip("/") + "/" + filename,
+                sha256,
+                self.download_dir,
+                offline_alternative=OFFLINE_ALTERNATIVE,
+            )
             for key, (filename, sha256) in self.files.items()
         }
 
@@ -96,6 +108,7 @@ class MNIST(BaseDataModule):
 
     def setup(self, stage: str | None = None) -> None:
         with np.load(self.processed_path) as arrays:
+
             def to_dataset(images_key: str, labels_key: str) -> BaseDataset:
                 images = torch.from_numpy(arrays[images_key]).float().div(255).unsqueeze(1)
                 return BaseDataset(images, torch.from_numpy(arrays[labels_key]).long())
@@ -103,4 +116,5 @@ class MNIST(BaseDataModule):
             full_train = to_dataset("train_images", "train_labels")
             self.data_test = to_dataset("test_images", "test_labels")
         self.data_train, self.data_val = split_dataset(
-            full_train, 1 - metadata.VAL_FRACTION, seed=self.seed)
+            full_train, 1 - metadata.VAL_FRACTION, seed=self.seed
+        )

@@ -46,15 +46,31 @@ class BaseLitModel(pl.LightningModule):
 
     @staticmethod
     def add_to_argparse(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-        parser.add_argument("--optimizer", type=str, default=OPTIMIZER,
-                            help="a torch.optim class name, e.g. Adam, AdamW, SGD")
+        parser.add_argument(
+            "--optimizer",
+            type=str,
+            default=OPTIMIZER,
+            help="a torch.optim class name, e.g. Adam, AdamW, SGD",
+        )
         parser.add_argument("--lr", type=float, default=LR, help="learning rate")
-        parser.add_argument("--one_cycle_max_lr", type=float, default=None,
-                            help="use a OneCycleLR schedule peaking at this learning rate")
-        parser.add_argument("--one_cycle_total_steps", type=int, default=ONE_CYCLE_TOTAL_STEPS,
-                            help="OneCycleLR length in optimizer steps")
-        parser.add_argument("--loss", type=str, default=LOSS,
-                            help="a torch.nn.functional loss name, e.g. cross_entropy")
+        parser.add_argument(
+            "--one_cycle_max_lr",
+            type=float,
+            default=None,
+            help="use a OneCycleLR schedule peaking at this learning rate",
+        )
+        parser.add_argument(
+            "--one_cycle_total_steps",
+            type=int,
+            default=ONE_CYCLE_TOTAL_STEPS,
+            help="OneCycleLR length in optimizer steps",
+        )
+        parser.add_argument(
+            "--loss",
+            type=str,
+            default=LOSS,
+            help="a torch.nn.functional loss name, e.g. cross_entropy",
+        )
         return parser
 
     def configure_optimizers(self) -> Any:
@@ -62,9 +78,12 @@ class BaseLitModel(pl.LightningModule):
         if self.one_cycle_max_lr is None:
             return optimizer
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=self.one_cycle_max_lr, total_steps=self.one_cycle_total_steps)
-        return {"optimizer": optimizer,
-                "lr_scheduler": {"scheduler": scheduler, "interval": "step"}}
+            optimizer, max_lr=self.one_cycle_max_lr, total_steps=self.one_cycle_total_steps
+        )
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": scheduler, "interval": "step"},
+        }
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
