@@ -128,12 +128,15 @@ def to_grayscale(image: Image.Image) -> Image.Image:
     255
     >>> to_grayscale(Image.new("I;16", (2, 2), 65535)).getpixel((0, 0))
     255
+    >>> to_grayscale(Image.new("I;16", (2, 2), 128)).getpixel((0, 0))  # 8-bit data, 16-bit file
+    128
     """
     if image.mode == "L":
         return image
     if image.mode in ("I;16", "I;16B", "I;16L", "I", "F"):
         array = np.asarray(image, dtype=np.float64)
-        top = 65535.0 if image.mode.startswith("I;16") else max(float(array.max()), 1.0)
+        # True 16-bit data spans 0..65535; 8-bit data stored in a 16-bit container does not.
+        top = 65535.0 if array.max() > 255 else 255.0
         return Image.fromarray(np.clip(array / top * 255.0, 0, 255).astype(np.uint8), "L")
     if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
         rgba = image.convert("RGBA")
