@@ -5,7 +5,7 @@ import socket
 import pytest
 import requests
 
-from tests.conftest import NetworkAccessError
+from tests.network_guard import NetworkAccessError
 
 
 def test_public_address_is_blocked(expect_network_attempt):
