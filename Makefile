@@ -7,7 +7,13 @@ SHELL := bash
 MAKEFLAGS += --no-print-directory
 
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
+# Inside the course's conda env (`make conda-update && conda activate text-recognizer`) the
+# targets use that environment; otherwise they create and use .venv.
+ifeq ($(CONDA_DEFAULT_ENV),text-recognizer)
+VENV := $(CONDA_PREFIX)
+else
 VENV := .venv
+endif
 BIN := $(VENV)/bin
 STAMP_PY := $(VENV)/.stamp-python
 STAMP_SYS := $(VENV)/.stamp-system
@@ -91,3 +97,22 @@ test-notebooks: install ## Execute every lab notebook with nbmake
 .PHONY: test-lab
 test-lab: install ## Execute one lab's notebooks: make test-lab LAB=03
 	$(BIN)/pytest --nbmake --nbmake-timeout=600 -p no:cacheprovider lab$(LAB)/*.ipynb
+
+##@ Run
+.PHONY: train
+train: install ## Train a model: make train ARGS="--data_class Digits --model_class MLP --max_epochs 5"
+	$(BIN)/text-recognizer train $(ARGS)
+
+.PHONY: bench
+bench: install ## Run the benchmarks and write bench/results/BENCHMARKS.md (BENCH=name for one)
+	$(BIN)/python scripts/bench.py $(BENCH)
+
+##@ Clean
+.PHONY: clean
+clean: ## Remove caches, logs and generated data (keeps .venv)
+	rm -rf logs .pytest_cache .ruff_cache .coverage .coverage.xml bench/results
+	find . -name __pycache__ -prune -not -path "./.venv/*" -exec rm -rf {} +
+
+.PHONY: clean-all
+clean-all: clean ## Also remove .venv and downloaded/generated data
+	rm -rf .venv data
