@@ -83,6 +83,9 @@ class BaseDataModule(pl.LightningDataModule):
     def test_dataloader(self) -> DataLoader:
         return self._dataloader(self.data_test, shuffle=False)
 
+    def __str__(self) -> str:  # LightningDataModule defines its own; ours is more useful
+        return self.__repr__()
+
     def __repr__(self) -> str:
         lines = [
             f"{type(self).__name__}",
