@@ -24,7 +24,6 @@ QUIET_PIP := 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2
 # Offline-by-default settings shared by every target that runs code.
 export GRADIO_ANALYTICS_ENABLED := False
 export HF_HUB_OFFLINE := 1
-export MPLBACKEND := Agg
 export PYTHONDONTWRITEBYTECODE := 1
 export PRE_COMMIT_HOME := $(CURDIR)/$(VENV)/pre-commit-cache
 
