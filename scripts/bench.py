@@ -40,17 +40,25 @@ def main(argv: list[str] | None = None) -> int:
         name = script.stem.removeprefix("bench_")
         print(f"\n=== bench: {name}", flush=True)
         start = time.perf_counter()
-        proc = subprocess.run([sys.executable, str(script)], cwd=REPO, text=True,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env=os.environ)
+        proc = subprocess.run(
+            [sys.executable, str(script)],
+            cwd=REPO,
+            text=True,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            env=os.environ,
+        )
         elapsed = time.perf_counter() - start
         print(proc.stdout, flush=True)
         status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
         rows.append(f"| {name} | {elapsed:.0f} s | {status} |")
         sections.append(f"## {name}\n\n```\n{proc.stdout.strip()[-6000:]}\n```\n")
 
-    header = (f"# Benchmarks\n\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
-              f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
-              f"Python {platform.python_version()}\n\n| benchmark | wall time | status |\n|---|---|---|\n")
+    header = (
+        f"# Benchmarks\n\n{datetime.now(UTC):%Y-%m-%d %H:%M} UTC on {platform.node()}: "
+        f"{os.cpu_count()} CPU cores, {platform.processor() or platform.machine()}, "
+        f"Python {platform.python_version()}\n\n| benchmark | wall time | status |\n|---|---|---|\n"
+    )
     report = header + "\n".join(rows) + "\n\n" + "\n".join(sections)
     out = RESULTS / ("BENCHMARKS.md" if not args.names else f"BENCHMARKS-{'-'.join(args.names)}.md")
     tmp = out.with_suffix(".tmp")
