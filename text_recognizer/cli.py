@@ -1,6 +1,7 @@
 """The ``text-recognizer`` command: one entry point, one subcommand per job.
 
     text-recognizer train ...      train a model (Lab 02+), see ``train --help``
+    text-recognizer sweep ...      hyperparameter search (Optuna, W&B sweep YAML)
     text-recognizer download NAME  fetch a dataset into the cache (needs the network)
 
 Subcommands import their modules lazily so ``--help`` is fast.
@@ -19,13 +20,16 @@ def _download(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(
         prog="text-recognizer download", description="Download a dataset into the local cache."
     )
-    parser.add_argument("name", choices=["mnist"], help="dataset to download")
+    parser.add_argument("name", choices=["mnist", "emnist"], help="dataset to download")
     args = parser.parse_args(argv)
     from text_recognizer.data.download import DownloadError
-    from text_recognizer.data.mnist import MNIST
 
+    if args.name == "mnist":
+        from text_recognizer.data.mnist import MNIST as DataClass
+    else:
+        from text_recognizer.data.emnist import EMNIST as DataClass
     try:
-        MNIST().prepare_data()
+        DataClass().prepare_data()
     except DownloadError as error:
         print(f"error: {error}", file=sys.stderr)
         return 1
@@ -39,8 +43,15 @@ def _train(argv: list[str]) -> int:
     return run_experiment.main(argv) or 0
 
 
+def _sweep(argv: list[str]) -> int:
+    from text_recognizer.training import sweep
+
+    return sweep.main(argv) or 0
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "train": (_train, "train a model: text-recognizer train --help"),
+    "sweep": (_sweep, "run a W&B sweep config locally with Optuna: text-recognizer sweep --help"),
     "download": (_download, "download a dataset into the cache (needs the network)"),
 }
 

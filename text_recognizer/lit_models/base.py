@@ -13,16 +13,24 @@ from torch import nn
 OPTIMIZER = "Adam"
 LR = 1e-3
 LOSS = "cross_entropy"
-ONE_CYCLE_TOTAL_STEPS = 100
+ONE_CYCLE_TOTAL_STEPS = None  # None: the whole run, as Lightning estimates it
 
 
 class BaseLitModel(pl.LightningModule):
-    """Wraps any ``models/`` module whose forward returns class logits ``(B, C)``.
+    """Wraps any ``models/`` module whose forward returns class logits ``(B, C)``, or one
+    column of logits per position, ``(B, C, S)``, for targets ``(B, S)`` (line models).
 
     Options (``args``): ``optimizer`` (a ``torch.optim`` class name), ``lr``, ``loss`` (a
     ``torch.nn.functional`` name), ``one_cycle_max_lr`` (turns on OneCycleLR) and
-    ``one_cycle_total_steps``.
+    ``one_cycle_total_steps`` (default: every step of the run).
+
+    Accuracy is per character and ignores ``<P>`` padding when the mapping has it, so a line
+    model cannot score well by predicting padding. ``monitor``/``monitor_mode`` name the
+    metric that picks the best checkpoint (``run_experiment`` reads them).
     """
+
+    monitor = "val/loss"
+    monitor_mode = "min"
 
     def __init__(self, model: nn.Module, args: argparse.Namespace | dict | None = None) -> None:
         super().__init__()
@@ -38,9 +46,11 @@ class BaseLitModel(pl.LightningModule):
         self.one_cycle_total_steps = self.args.get("one_cycle_total_steps", ONE_CYCLE_TOTAL_STEPS)
 
         num_classes = max(len(self.mapping), 2)
-        self.train_acc = torchmetrics.Accuracy(task="multiclass", num_classes=num_classes)
-        self.val_acc = torchmetrics.Accuracy(task="multiclass", num_classes=num_classes)
-        self.test_acc = torchmetrics.Accuracy(task="multiclass", num_classes=num_classes)
+        padding = self.mapping.index("<P>") if "<P>" in self.mapping else None
+        self.train_acc, self.val_acc, self.test_acc = (
+            torchmetrics.Accuracy(task="multiclass", num_classes=num_classes, ignore_index=padding)
+            for _ in range(3)
+        )
         # Hyperparameters go into checkpoints and loggers; the model itself is saved as weights.
         self.save_hyperparameters({k: v for k, v in self.args.items() if _is_simple(v)})
 
@@ -63,7 +73,7 @@ class BaseLitModel(pl.LightningModule):
             "--one_cycle_total_steps",
             type=int,
             default=ONE_CYCLE_TOTAL_STEPS,
-            help="OneCycleLR length in optimizer steps",
+            help="OneCycleLR length in optimizer steps (default: the whole run)",
         )
         parser.add_argument(
             "--loss",
@@ -77,8 +87,9 @@ class BaseLitModel(pl.LightningModule):
         optimizer = self.optimizer_class(self.parameters(), lr=self.lr)
         if self.one_cycle_max_lr is None:
             return optimizer
+        total_steps = self.one_cycle_total_steps or int(self.trainer.estimated_stepping_batches)
         scheduler = torch.optim.lr_scheduler.OneCycleLR(
-            optimizer, max_lr=self.one_cycle_max_lr, total_steps=self.one_cycle_total_steps
+            optimizer, max_lr=self.one_cycle_max_lr, total_steps=total_steps
         )
         return {
             "optimizer": optimizer,
@@ -90,7 +101,7 @@ class BaseLitModel(pl.LightningModule):
 
     def _step(self, batch: tuple[torch.Tensor, torch.Tensor], split: str) -> torch.Tensor:
         x, y = batch
-        logits = self(x)  # (B, C)
+        logits = self(x)  # (B, C) or (B, C, S); y is (B,) or (B, S)
         loss = self.loss_fn(logits, y)
         accuracy = getattr(self, f"{split}_acc")
         accuracy(logits, y)

@@ -1,0 +1,501 @@
+"""Train any model on any dataset from the command line: ``text-recognizer train ...``.
+
+    text-recognizer train --data_class SyntheticCharacters --model_class CNN --max_epochs 3
+    text-recognizer train --data_class EMNISTLines --model_class LineCNNSimple --help
+
+Classes are picked by name from the registries below (or given as ``module:Class``) and
+imported only when chosen, so a dataset whose module is missing or needs an uninstalled
+package gives a clear error instead of breaking every run. Parsing has two phases: first
+``--data_class``/``--model_class``/``--lit_model_class``, then each chosen class adds its own
+flags (``add_to_argparse``), so ``--help`` documents every flag of that combination.
+
+Every run logs to ``--logs_dir`` with a CSV logger AND a TensorBoard logger (same run
+directory) and keeps the best checkpoint by the lit model's ``monitor`` metric.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import re
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+# name -> "module:Class". Modules are imported only when their name is chosen.
+DATA_CLASSES = {
+    "Digits": "text_recognizer.data.digits:Digits",
+    "MNIST": "text_recognizer.data.mnist:MNIST",
+    "EMNIST": "text_recognizer.data.emnist:EMNIST",
+    "EMNISTLines": "text_recognizer.data.emnist_lines:EMNISTLines",
+    "SyntheticCharacters": "text_recognizer.data.synthetic_characters:SyntheticCharacters",
+    "SyntheticLines": "text_recognizer.data.synthetic_lines:SyntheticLines",
+    "SyntheticParagraphs": "text_recognizer.data.synthetic_paragraphs:SyntheticParagraphs",
+    "IAMLines": "text_recognizer.data.iam_lines:IAMLines",
+    "IAMParagraphs": "text_recognizer.data.iam_paragraphs:IAMParagraphs",
+    "IAMSyntheticParagraphs": "text_recognizer.data.iam_synthetic_paragraphs:IAMSyntheticParagraphs",
+}
+MODEL_CLASSES = {
+    "MLP": "text_recognizer.models.mlp:MLP",
+    "CNN": "text_recognizer.models.cnn:CNN",
+    "LineCNNSimple": "text_recognizer.models.line_cnn_simple:LineCNNSimple",
+    "LineCNN": "text_recognizer.models.line_cnn:LineCNN",
+    "LineCNNTransformer": "text_recognizer.models.line_cnn_transformer:LineCNNTransformer",
+    "ResnetTransformer": "text_recognizer.models.resnet_transformer:ResnetTransformer",
+}
+LIT_MODEL_CLASSES = {
+    "BaseLitModel": "text_recognizer.lit_models.base:BaseLitModel",
+    "TransformerLitModel": "text_recognizer.lit_models.transformer:TransformerLitModel",
+    "CTCLitModel": "text_recognizer.lit_models.ctc:CTCLitModel",
+}
+DATA_CLASS, MODEL_CLASS, LIT_MODEL_CLASS = "Digits", "MLP", "BaseLitModel"
+MAX_EPOCHS = 10
+LOGS_DIR = "logs"
+
+
+class RegistryError(ValueError):
+    """A class name that is unknown, or whose module cannot be imported (the message says why)."""
+
+
+def import_class(name: str, registry: dict[str, str], kind: str = "class") -> type:
+    """Import a class by registry name, or by an explicit ``module:Class`` path.
+
+    >>> import_class("MLP", MODEL_CLASSES, "model").__name__
+    'MLP'
+    >>> import_class("Nope", MODEL_CLASSES, "model")
+    Traceback (most recent call last):
+    ...
+    text_recognizer.training.run_experiment.RegistryError: unknown model 'Nope'; choose one of ...
+    """
+    target = registry.get(name) or (name if ":" in name else None)
+    if target is None:
+        raise RegistryError(
+            f"unknown {kind} {name!r}; choose one of {', '.join(registry)} or give module:Class"
+        )
+    module_name, _, class_name = target.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name and (module_name == error.name or module_name.startswith(error.name + ".")):
+            raise RegistryError(
+                f"{kind} {name!r} lives in {module_name}, which is not in this installation "
+                f"(a later lab adds it, or the name is misspelled)"
+            ) from error
+        raise RegistryError(
+            f"{kind} {name!r} needs the package {error.name!r}, which is not installed: {error}"
+        ) from error
+    except ImportError as error:
+        raise RegistryError(f"{kind} {name!r}: importing {module_name} failed: {error}") from error
+    cls = getattr(module, class_name, None)
+    if cls is None:
+        raise RegistryError(f"{kind} {name!r}: {module_name} has no {class_name}")
+    return cls
+
+
+def lit_model_name(args: argparse.Namespace, model_class: type) -> str:
+    """``--lit_model_class`` if given, else the model's declared ``lit_model_class``."""
+    return args.lit_model_class or getattr(model_class, "lit_model_class", LIT_MODEL_CLASS)
+
+
+def _int_or_float(text: str) -> int | float:
+    """Lightning's convention: an int counts batches, a float is a fraction."""
+    return float(text) if any(c in text for c in ".eE") else int(text)
+
+
+def _int_or_str(text: str) -> int | str:
+    return int(text) if re.fullmatch(r"-?\d+", text) else text
+
+
+def _int_or_bool(text: str) -> int | bool:
+    lowered = text.lower()
+    if lowered in ("true", "false"):
+        return lowered == "true"
+    return int(text)
+
+
+def _add_class_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    parser.add_argument(
+        "--data_class",
+        default=DATA_CLASS,
+        help=f"DataModule name or module:Class (default {DATA_CLASS})",
+    )
+    parser.add_argument(
+        "--model_class",
+        default=MODEL_CLASS,
+        help=f"model name or module:Class (default {MODEL_CLASS})",
+    )
+    parser.add_argument(
+        "--lit_model_class",
+        default=None,
+        help="LightningModule name or module:Class (default: the model's "
+        f"lit_model_class attribute, else {LIT_MODEL_CLASS})",
+    )
+
+
+def _add_experiment_flags(group: argparse._ArgumentGroup) -> None:
+    add = group.add_argument
+    add("--seed", type=int, default=0, help="seeds Python, NumPy, PyTorch and data (default 0)")
+    add(
+        "--logs_dir",
+        type=Path,
+        default=Path(LOGS_DIR),
+        help=f"where CSV, TensorBoard logs and checkpoints go (default ./{LOGS_DIR})",
+    )
+    add(
+        "--experiment_name",
+        default=None,
+        help="run folder name under logs_dir (default DATA_CLASS-MODEL_CLASS)",
+    )
+    add(
+        "--stop_early",
+        type=int,
+        default=0,
+        metavar="PATIENCE",
+        help="stop after this many validations without improvement (default 0: off)",
+    )
+    add(
+        "--monitor",
+        default=None,
+        help="metric for the best checkpoint and early stopping (default: the lit model's "
+        "monitor, e.g. val/loss; val/cer for CTC and Transformer models)",
+    )
+    add(
+        "--monitor_mode",
+        choices=["min", "max"],
+        default=None,
+        help="whether lower or higher --monitor is better (default: the lit model's)",
+    )
+    add("--load_checkpoint", type=Path, default=None, help="start from these weights (.ckpt)")
+    add(
+        "--test", action="store_true", help="evaluate the best checkpoint on the test set after fit"
+    )
+    add(
+        "--wandb",
+        action="store_true",
+        help="also log to Weights & Biases: online with credentials, else offline under "
+        "logs_dir (wandb sync later)",
+    )
+    add("--wandb_project", default=None, help="W&B project (default text-recognizer)")
+    add(
+        "--profile",
+        action="store_true",
+        help="profile a few training steps with torch.profiler into the run's profile/ folder",
+    )
+    add(
+        "--progress_bar",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="show Lightning's progress bar (default on)",
+    )
+
+
+def _add_trainer_flags(group: argparse._ArgumentGroup) -> None:
+    add = group.add_argument
+    add(
+        "--max_epochs", type=int, default=MAX_EPOCHS, help=f"epochs to train (default {MAX_EPOCHS})"
+    )
+    add(
+        "--accelerator",
+        default="auto",
+        help="cpu, gpu, mps or auto (default auto: CUDA if present)",
+    )
+    add(
+        "--devices",
+        type=_int_or_str,
+        default="auto",
+        help="number of devices, a list like 0,1, or auto (default auto)",
+    )
+    add("--strategy", default="auto", help="e.g. ddp, ddp_spawn, auto (default auto)")
+    add("--num_nodes", type=int, default=1, help="machines for distributed training (default 1)")
+    add(
+        "--precision",
+        default="32-true",
+        help="32-true, 16-mixed, bf16-mixed, 64-true, ... (default 32-true)",
+    )
+    add(
+        "--overfit_batches",
+        type=_int_or_float,
+        default=0.0,
+        help="train and validate on this many training batches (int) or fraction (default 0: off)",
+    )
+    add(
+        "--fast_dev_run",
+        type=_int_or_bool,
+        nargs="?",
+        const=True,
+        default=False,
+        help="run N (default 1) train/val/test batches to smoke-test the code, no logging",
+    )
+    for split in ("train", "val", "test"):
+        add(
+            f"--limit_{split}_batches",
+            type=_int_or_float,
+            default=1.0,
+            help=f"use this many {split} batches (int) or this fraction (float) (default 1.0)",
+        )
+    add("--gradient_clip_val", type=float, default=None, help="clip gradient norm (default off)")
+    add(
+        "--accumulate_grad_batches",
+        type=int,
+        default=1,
+        help="sum gradients over N batches per optimizer step (default 1)",
+    )
+    add(
+        "--check_val_every_n_epoch", type=int, default=1, help="validate every N epochs (default 1)"
+    )
+    add(
+        "--log_every_n_steps",
+        type=int,
+        default=50,
+        help="log training metrics every N steps (default 50)",
+    )
+    add("--deterministic", action="store_true", help="use deterministic algorithms only (slower)")
+
+
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    """Phase 1 reads the class names from ``argv``; phase 2 builds the full parser with
+    argument groups for the experiment, the Trainer and each chosen class's flags."""
+    names = argparse.ArgumentParser(add_help=False)
+    _add_class_flags(names)
+    known, _ = names.parse_known_args(argv)
+
+    parser = argparse.ArgumentParser(
+        prog="text-recognizer train",
+        description="Train a model on a dataset with PyTorch Lightning; logs to CSV and "
+        "TensorBoard and keeps the best checkpoint.",
+        epilog=f"data classes: {', '.join(DATA_CLASSES)}\nmodels: {', '.join(MODEL_CLASSES)}\n"
+        f"lit models: {', '.join(LIT_MODEL_CLASSES)}\n"
+        "Any of them can also be given as module:Class.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    group = parser.add_argument_group("Classes")
+    _add_class_flags(group)
+    _add_experiment_flags(parser.add_argument_group("Experiment"))
+    _add_trainer_flags(parser.add_argument_group("Trainer (Lightning)"))
+    try:
+        data_class = import_class(known.data_class, DATA_CLASSES, "data class")
+        model_class = import_class(known.model_class, MODEL_CLASSES, "model")
+        lit_name = lit_model_name(known, model_class)
+        lit_model_class = import_class(lit_name, LIT_MODEL_CLASSES, "lit model")
+    except RegistryError as error:  # a short message, not argparse's full usage dump
+        parser.exit(2, f"{parser.prog}: error: {error}\n")
+    for title, cls in (
+        (f"Data: {known.data_class}", data_class),
+        (f"Model: {known.model_class}", model_class),
+        (f"Lit model: {lit_name}", lit_model_class),
+    ):
+        if hasattr(cls, "add_to_argparse"):
+            cls.add_to_argparse(_SharedFlags(parser, parser.add_argument_group(title)))
+    return parser
+
+
+class _SharedFlags:
+    """An argument group that lets a class re-declare a flag another part already added
+    (``--seed``, ``--batch_size``, ...): the first declaration wins, instead of argparse's
+    "conflicting option string" crash, so independent classes combine freely."""
+
+    def __init__(self, parser: argparse.ArgumentParser, group: argparse._ArgumentGroup) -> None:
+        self._parser, self._group = parser, group
+
+    def add_argument(self, *names: str, **kwargs: Any) -> argparse.Action:
+        taken = self._parser._option_string_actions  # argparse's table of every flag so far
+        existing = next((taken[name] for name in names if name in taken), None)
+        return existing or self._group.add_argument(*names, **kwargs)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._group, name)
+
+
+def _trainer_kwargs(args: argparse.Namespace) -> dict[str, Any]:
+    names = [
+        "max_epochs",
+        "accelerator",
+        "devices",
+        "strategy",
+        "num_nodes",
+        "precision",
+        "overfit_batches",
+        "fast_dev_run",
+        "limit_train_batches",
+        "limit_val_batches",
+        "limit_test_batches",
+        "gradient_clip_val",
+        "accumulate_grad_batches",
+        "check_val_every_n_epoch",
+        "log_every_n_steps",
+        "deterministic",
+    ]
+    return {name: getattr(args, name) for name in names}
+
+
+def _float(value: Any) -> float | None:
+    return None if value is None else float(value)
+
+
+def run(args: argparse.Namespace | dict, callbacks: list | None = None) -> dict[str, Any]:
+    """Train (and with ``test`` evaluate) one model; returns what a notebook needs next.
+
+    Keys: ``log_dir``, ``best_model_path`` (None without validation), ``best_model_score``,
+    ``monitor``, ``metrics`` (last logged values), ``test_metrics`` (with ``test``),
+    ``wall_time_s``, ``wandb_sync`` (how to upload an offline W&B run, or ""), and the live
+    ``trainer``, ``lit_model`` and ``data`` objects. ``args`` may be a partial dict: missing
+    options take their CLI defaults. ``callbacks`` are added to the Trainer's (e.g. a sweep's
+    pruning callback).
+    """
+    import pytorch_lightning as pl
+    from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
+    from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
+
+    if isinstance(args, dict):  # fill in defaults for everything not given
+        argv = [
+            f"--{k}={v}"
+            for k, v in args.items()
+            if k in ("data_class", "model_class", "lit_model_class") and v
+        ]
+        defaults = vars(build_parser(argv).parse_args(argv))
+        args = argparse.Namespace(**{**defaults, **args})
+    start = time.perf_counter()
+    pl.seed_everything(args.seed, workers=True)
+
+    data_class = import_class(args.data_class, DATA_CLASSES, "data class")
+    model_class = import_class(args.model_class, MODEL_CLASSES, "model")
+    lit_model_class = import_class(
+        lit_model_name(args, model_class), LIT_MODEL_CLASSES, "lit model"
+    )
+    data = data_class(args)
+    model = model_class(data_config=data.config(), args=args)
+    if args.load_checkpoint:
+        lit_model = lit_model_class.load_from_checkpoint(
+            args.load_checkpoint, model=model, args=args
+        )
+    else:
+        lit_model = lit_model_class(model, args=args)
+
+    monitor = args.monitor or getattr(lit_model_class, "monitor", "val/loss")
+    mode = args.monitor_mode or getattr(lit_model_class, "monitor_mode", "min")
+    name = args.experiment_name or f"{args.data_class}-{args.model_class}"
+    name = re.sub(r"[^\w.-]+", "_", name)
+    csv_logger = CSVLogger(save_dir=args.logs_dir, name=name)
+    tensorboard_logger = TensorBoardLogger(
+        save_dir=args.logs_dir,
+        name=name,
+        version=csv_logger.version,
+        sub_dir="tensorboard",
+        default_hp_metric=False,
+    )
+    log_dir = Path(csv_logger.log_dir)
+    metric_label = monitor.replace("/", "_")
+    checkpoint = ModelCheckpoint(
+        dirpath=log_dir / "checkpoints",
+        monitor=monitor,
+        mode=mode,
+        save_top_k=1,
+        filename=f"epoch={{epoch:03d}}-{metric_label}={{{monitor}:.4f}}",
+        auto_insert_metric_name=False,
+    )
+    all_callbacks: list[pl.Callback] = [checkpoint, LearningRateMonitor(logging_interval="step")]
+    if args.stop_early:
+        all_callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=args.stop_early))
+    all_callbacks.extend(callbacks or [])
+    loggers: list = [csv_logger, tensorboard_logger]
+    if args.wandb:  # W&B online with credentials, else offline under logs_dir (syncable later)
+        from text_recognizer.training.tracking import make_wandb_logger
+
+        loggers.append(make_wandb_logger(args, args.logs_dir, model=model, name=name))
+    profiler = None
+    if args.profile:
+        from text_recognizer.training.profiling import make_profiler
+
+        profiler = make_profiler(log_dir / "profile")
+
+    trainer = pl.Trainer(
+        **_trainer_kwargs(args),
+        logger=loggers,
+        callbacks=all_callbacks,
+        profiler=profiler,
+        default_root_dir=args.logs_dir,
+        enable_progress_bar=args.progress_bar,
+    )
+    trainer.fit(lit_model, datamodule=data)
+    metrics = {key: float(value) for key, value in trainer.callback_metrics.items()}
+
+    best_model_path = checkpoint.best_model_path or None
+    test_metrics = None
+    if args.test:
+        results = trainer.test(
+            lit_model, datamodule=data, ckpt_path="best" if best_model_path else None
+        )
+        test_metrics = {key: float(value) for key, value in results[0].items()} if results else {}
+    wandb_sync = ""
+    if args.wandb:
+        from text_recognizer.training.tracking import finish_wandb
+
+        wandb_sync = finish_wandb(loggers[-1])
+
+    return {
+        "log_dir": str(log_dir),
+        "best_model_path": best_model_path,
+        "best_model_score": _float(checkpoint.best_model_score),
+        "monitor": monitor,
+        "metrics": metrics,
+        "test_metrics": test_metrics,
+        "wall_time_s": time.perf_counter() - start,
+        "wandb_sync": wandb_sync,
+        "profile_dir": str(log_dir / "profile") if args.profile else None,
+        "trainer": trainer,
+        "lit_model": lit_model,
+        "data": data,
+    }
+
+
+def summary(result: dict[str, Any]) -> str:
+    """Where the logs and checkpoint went, and the final metrics, in a few lines."""
+    lines = []
+    if not result["trainer"].fast_dev_run:
+        log_dir = result["log_dir"]
+        lines.append(
+            f"Logs: {log_dir} (metrics.csv; TensorBoard: "
+            f"tensorboard --logdir {Path(log_dir).parent})"
+        )
+    if result["best_model_path"]:
+        lines.append(
+            f"Best checkpoint ({result['monitor']}={result['best_model_score']:.4f}): "
+            f"{result['best_model_path']}"
+        )
+    shown = {k: v for k, v in result["metrics"].items() if k.startswith(("val/", "train/"))}
+    if shown:
+        lines.append("Final: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(shown.items())))
+    if result["test_metrics"]:
+        lines.append(
+            "Test: " + ", ".join(f"{k}={v:.4f}" for k, v in sorted(result["test_metrics"].items()))
+        )
+    if result.get("profile_dir"):
+        lines.append(f"Profile: {result['profile_dir']} (trace.json, summary.txt)")
+    if result.get("wandb_sync"):
+        lines.append(result["wandb_sync"])
+    lines.append(f"Wall time: {result['wall_time_s']:.1f} s")
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI entry point; returns the process exit status (2 for bad flags, 1 for errors)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    try:
+        args = build_parser(argv).parse_args(argv)
+    except SystemExit as exit_:  # --help or a usage error: argparse has printed why
+        return exit_.code if isinstance(exit_.code, int) else 0
+    from text_recognizer.data.download import DownloadError
+
+    try:
+        result = run(args)
+    except (DownloadError, RegistryError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    if result["trainer"].is_global_zero:
+        print(summary(result))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
