@@ -5,3 +5,14 @@ also covers the package's doctests."""
 from tests.network_guard import NetworkAccessError
 
 __all__ = ["NetworkAccessError"]
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark tests by folder, so `-m` selections partition the suite exactly:
+    tests/integration -> integration, tests/training -> training."""
+    for item in items:
+        path = item.path.as_posix()
+        if "/tests/integration/" in path:
+            item.add_marker("integration")
+        elif "/tests/training/" in path:
+            item.add_marker("training")
