@@ -25,7 +25,7 @@ TARGET_ACC = 0.85
 TARGET_SECONDS = 180.0
 SETTINGS = [
     "--data_class", "SyntheticCharacters", "--model_class", "CNN",
-    "--num_train", "16000", "--num_val", "2000", "--num_test", "2000",
+    "--num_train", "12000", "--num_val", "2000", "--num_test", "2000",
     "--conv_dim", "16", "--fc_dim", "128", "--fc_dropout", "0.1",
     "--batch_size", "128", "--num_workers", "0",
     "--max_epochs", "3", "--one_cycle_max_lr", "0.01",
