@@ -106,3 +106,29 @@ class BaseDataModule(pl.LightningDataModule):
         )
         lines.append(f"  batch y: {tuple(y.shape)} {y.dtype}, min {y.min()} max {y.max()}")
         return "\n".join(lines)
+
+
+def add_image_text_args(
+    parser: argparse.ArgumentParser, kind: str, height: int, width: int, max_label_length: int
+) -> argparse.ArgumentParser:
+    """The flags every image-to-text DataModule shares (lines, paragraphs): image size,
+    target length and training-time augmentation. ``kind`` names the image in the help."""
+    parser.add_argument(
+        "--image_height", type=int, default=height, help=f"{kind} image height (default {height})"
+    )
+    parser.add_argument(
+        "--image_width", type=int, default=width, help=f"{kind} image width (default {width})"
+    )
+    parser.add_argument(
+        "--max_label_length",
+        type=int,
+        default=max_label_length,
+        help=f"target length incl. <S> and <E> (default {max_label_length})",
+    )
+    parser.add_argument(
+        "--augment_data",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="augment training images (default: on)",
+    )
+    return parser

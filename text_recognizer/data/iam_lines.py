@@ -19,7 +19,7 @@ from typing import Any
 import torch
 from PIL import Image
 
-from text_recognizer.data.base_data_module import BaseDataModule
+from text_recognizer.data.base_data_module import BaseDataModule, add_image_text_args
 from text_recognizer.data.iam import IAM, atomic_directory
 from text_recognizer.data.util import BaseDataset, convert_strings_to_labels
 from text_recognizer.metadata import iam as iam_metadata
@@ -115,29 +115,8 @@ class IAMLines(BaseDataModule):
     def add_to_argparse(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         BaseDataModule.add_to_argparse(parser)
         IAM.add_to_argparse(parser)
-        parser.add_argument(
-            "--image_height",
-            type=int,
-            default=metadata.IMAGE_HEIGHT,
-            help=f"line image height (default {metadata.IMAGE_HEIGHT})",
-        )
-        parser.add_argument(
-            "--image_width",
-            type=int,
-            default=metadata.IMAGE_WIDTH,
-            help=f"line image width (default {metadata.IMAGE_WIDTH})",
-        )
-        parser.add_argument(
-            "--max_label_length",
-            type=int,
-            default=metadata.MAX_LABEL_LENGTH,
-            help=f"target length incl. <S> and <E> (default {metadata.MAX_LABEL_LENGTH})",
-        )
-        parser.add_argument(
-            "--augment_data",
-            action=argparse.BooleanOptionalAction,
-            default=True,
-            help="augment training images (default: on)",
+        add_image_text_args(
+            parser, "line", metadata.IMAGE_HEIGHT, metadata.IMAGE_WIDTH, metadata.MAX_LABEL_LENGTH
         )
         return parser
 
