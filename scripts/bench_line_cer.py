@@ -1,0 +1,155 @@
+"""Benchmark: held-out CER of line readers trained on SyntheticLines on a CPU (Labs 03 and 05).
+
+Target: character error rate <= 15% on the FIXED SyntheticLines test split within 15 minutes
+on 2 CPU cores, for LineCNNTransformer (greedy decoding). LineCNN + CTC (one forward pass,
+no decoding loop) is the comparison row: a fast line reader may become the release model.
+
+    python scripts/bench_line_cer.py                       # both rows (~25 min on 2 cores)
+    python scripts/bench_line_cer.py --models transformer  # only the target row
+    python scripts/bench_line_cer.py --quick               # a 3-minute smoke run, same code
+    python scripts/bench_line_cer.py -- --max_epochs 4     # after "--": run_experiment flags
+
+Each row is one ``text-recognizer train`` run (printed before it starts) with ``--test``: the
+best checkpoint by val/cer is scored on the test split. Rendering the lines is timed apart
+from training: it is cached (data/processed/synthetic_lines/<fingerprint>/) and shared by
+every later run with the same data flags. The 15 minutes are for training + testing; the
+first run also renders ~18k lines (~3 min on 2 idle cores). Wall time depends on what else
+runs, so the load average is printed too; set OMP_NUM_THREADS=1 on a busy machine.
+Prints a markdown table; exits 1 if the transformer misses the target.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+TARGET_CER = 0.15
+TARGET_SECONDS = 15 * 60
+# Small lines, filled with text: 32 px tall (characters ~6 px apart), 10-28 characters.
+DATA = [
+    "--data_class", "SyntheticLines", "--image_height", "32", "--image_width", "256",
+    "--max_label_length", "30", "--min_text_length", "10",
+    "--num_train", "16000", "--num_val", "300", "--num_test", "500",
+    "--batch_size", "32", "--num_workers", "1", "--seed", "0",
+]  # fmt: skip
+MODELS = {
+    "transformer": [
+        "--model_class", "LineCNNTransformer", "--conv_dim", "16", "--fc_dim", "128",
+        "--fc_dropout", "0.1", "--tf_dim", "128", "--tf_fc_dim", "256", "--tf_nhead", "4",
+        "--tf_layers", "2", "--tf_dropout", "0.1", "--one_cycle_max_lr", "3e-3",
+        "--max_epochs", "6",
+    ],
+    # CTC needs at least one 8-pixel window per character (more for double letters), so
+    # its lines are twice as tall (characters ~13 px apart) and twice as wide.
+    "ctc": [
+        "--model_class", "LineCNN", "--lit_model_class", "CTCLitModel",
+        "--image_height", "64", "--image_width", "512", "--conv_dim", "16", "--fc_dim", "128",
+        "--fc_dropout", "0.1", "--window_width", "16", "--window_stride", "8",
+        "--one_cycle_max_lr", "3e-3", "--max_epochs", "6",
+    ],
+}  # fmt: skip
+QUICK = [  # same code, minutes: fewer and shorter lines, fewer epochs
+    "--num_train", "2000", "--num_val", "100", "--num_test", "200", "--max_epochs", "2",
+]  # fmt: skip
+
+
+def run_row(name: str, argv: list[str]) -> dict:
+    """Render (or find) the data, train with --test, and collect the table's numbers."""
+    from text_recognizer.training import run_experiment
+
+    print(f"\n$ text-recognizer train {shlex.join(argv)}", flush=True)
+    args = run_experiment.build_parser(argv).parse_args(argv)
+    data_class = run_experiment.import_class(args.data_class, run_experiment.DATA_CLASSES)
+    start = time.perf_counter()
+    data_class(args).prepare_data()
+    data_seconds = time.perf_counter() - start
+
+    result = run_experiment.run(args)
+    model = result["lit_model"].model
+    return {
+        "name": name,
+        "cer": (result["test_metrics"] or {}).get("test/cer", float("nan")),
+        "val_cer": result["best_model_score"],
+        "seconds": result["wall_time_s"],
+        "data_seconds": data_seconds,
+        "epochs": result["trainer"].current_epoch,
+        "params": sum(p.numel() for p in model.parameters()),
+        "input": "x".join(str(d) for d in result["data"].input_dims[1:]),
+        "argv": argv,
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument(
+        "--models",
+        default="transformer,ctc",
+        help=f"comma-separated rows to run, of {', '.join(MODELS)}",
+    )
+    parser.add_argument("--quick", action="store_true", help="a few-minute smoke run")
+    parser.add_argument("--logs_dir", type=Path, default=REPO / "bench" / "results" / "logs")
+    parser.add_argument("extra", nargs="*", help="run_experiment flags for every row (after --)")
+    options = parser.parse_args(argv)
+    names = [name.strip() for name in options.models.split(",") if name.strip()]
+    unknown = set(names) - set(MODELS)
+    if unknown:
+        parser.error(f"unknown models {sorted(unknown)}; choose from {list(MODELS)}")
+
+    load_before = os.getloadavg()
+    rows = []
+    for name in names:
+        argv = [
+            *DATA,
+            *MODELS[name],
+            *(QUICK if options.quick else []),
+            *options.extra,
+            "--logs_dir",
+            str(options.logs_dir),
+            "--experiment_name",
+            f"line_cer_{name}",
+            "--test",
+            "--no-progress_bar",
+        ]
+        rows.append(run_row(name, argv))
+    load_after = os.getloadavg()
+
+    import torch
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    print(
+        f"\n### Line CER on SyntheticLines' fixed test split ({cores} cores, torch threads "
+        f"{torch.get_num_threads()}, load {load_before[0]:.1f} -> {load_after[0]:.1f})\n"
+    )
+    print(
+        "| model | test CER | best val CER | train+test time | rendering | epochs | params "
+        "| input |"
+    )
+    print("|---|---|---|---|---|---|---|---|")
+    for r in rows:
+        print(
+            f"| {r['name']} | {r['cer']:.1%} | {r['val_cer']:.1%} | {r['seconds'] / 60:.1f} min "
+            f"| {r['data_seconds']:.0f} s | {r['epochs']} | {r['params'] / 1e6:.2f}M "
+            f"| {r['input']} |"
+        )
+    for r in rows:
+        print(f"\n{r['name']}: text-recognizer train {shlex.join(r['argv'])}")
+    transformer = next((r for r in rows if r["name"] == "transformer"), None)
+    if transformer is None or options.quick:
+        return 0
+    passed = transformer["cer"] <= TARGET_CER and transformer["seconds"] <= TARGET_SECONDS
+    print(
+        f"\ntarget (transformer: CER <= {TARGET_CER:.0%} within {TARGET_SECONDS / 60:.0f} min): "
+        f"{'PASS' if passed else 'MISS'}"
+    )
+    return 0 if passed else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,557 @@
+"""SyntheticLines: handwritten text lines rendered offline, shaped exactly like IAMLines.
+
+A drop-in for :class:`~text_recognizer.data.iam_lines.IAMLines` that needs no download: the
+same input dims ``(1, 56, 1024)``, label rows ``(89,)`` (``<S>`` text ``<E>`` ``<P>``...),
+mapping (``metadata.emnist.MAPPING``) and stem (:class:`~text_recognizer.stems.line.LineStem`,
+augmenting training images only). Each line is a :class:`SentenceGenerator` snippet drawn by
+:func:`~text_recognizer.data.synthetic.render_line` with its own random writer style.
+
+Splits, and why they can be trusted:
+
+- **test is fixed.** Its random stream and size never depend on ``--seed`` or on the font
+  flags, so every run (and the released model) is scored on the same images. It is drawn
+  from *all* usable fonts and records each sample's font, so CER can be split by family:
+  seen in training vs held out (:meth:`SyntheticTextImages.indices_by_family`). A larger
+  ``--num_test`` only appends samples: the first N images never change.
+- **train and val** come from streams seeded by ``--seed``, different from the test stream
+  (disjoint by construction), and their *texts* are disjoint too: val never repeats a test
+  text, train never repeats a val or test text. ``--holdout_families`` keeps whole font
+  families out of train and val (a generalization test: a handwriting never seen).
+
+Each split is rendered once (in ``--gen_workers`` processes, with a progress bar) and cached
+under ``data/processed/synthetic_lines/<fingerprint>/``: ``pixels.npy`` (every image's uint8
+bytes back to back, natural polarity, memory-mapped when read), ``index.npz`` (shapes and
+offsets) and ``record.json`` (what made it: generator version, fonts, seed, sizes, and the
+text and font of every sample). The folder appears atomically; the fingerprint hashes every
+setting that changes the images, so a cache is never reused for different data.
+
+Sizes. The defaults keep IAM's shapes with CPU-sized splits (2,700 lines, ~20-40 s to render
+on 2 cores). Typical settings, same code::
+
+    # CPU benchmark (scripts/bench_line_cer.py): small images, short lines
+    --image_height 32 --image_width 320 --max_label_length 34 --num_train 16000
+    # GPU scale: IAM-sized lines, 100k of them (~10 min with 16 workers; ~3.5 GB on disk)
+    --num_train 100000 --num_val 2000 --gen_workers 16
+"""
+
+from __future__ import annotations
+
+import argparse
+import functools
+import json
+import multiprocessing
+import sys
+import time
+from collections.abc import Callable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+from torch.utils.data import Dataset
+
+from text_recognizer.data.base_data_module import NUM_AVAILABLE_CPUS, BaseDataModule
+from text_recognizer.data.iam import atomic_directory
+from text_recognizer.data.synthetic import (
+    dataset_fingerprint,
+    font_families,
+    list_fonts,
+    render_line,
+    sample_style,
+    select_fonts,
+)
+from text_recognizer.data.synthetic.fonts import FontSpec, install_glyphs, load_glyphs
+from text_recognizer.data.util import convert_strings_to_labels
+from text_recognizer.metadata import iam_lines as metadata
+from text_recognizer.metadata.shared import PROCESSED_DATA_DIRNAME
+from text_recognizer.stems.image import BoxStem
+from text_recognizer.stems.line import LineStem
+
+NUM_TRAIN = 2_000
+NUM_VAL = 200
+NUM_TEST = 500
+MIN_TEXT_LENGTH = 1
+SENTENCE_SOURCE = "auto"  # SentenceGenerator's: Brown if downloaded, else offline text
+GEN_WORKERS = min(2, NUM_AVAILABLE_CPUS)
+SPLITS = ("train", "val", "test")
+TEST_SEED = 0  # the test split's seed: a constant, whatever --seed says
+# Bump when this module's generation changes the bytes (the renderer has its own version).
+DATASET_VERSION = 1
+PIXELS_FILENAME, INDEX_FILENAME, RECORD_FILENAME = "pixels.npy", "index.npz", "record.json"
+
+
+def _names(value: str | Sequence[str] | None) -> list[str] | None:
+    """Comma-separated string (CLI) or list -> list of names; None/"" -> None.
+
+    >>> _names("Hershey Sans, Kristi"), _names(None), _names(["a"])
+    (['Hershey Sans', 'Kristi'], None, ['a'])
+    """
+    if value is None or value == "":
+        return None
+    items = value.split(",") if isinstance(value, str) else list(value)
+    return [item.strip() for item in items if item.strip()] or None
+
+
+def split_stream(split: str, seed: int, tag: int) -> tuple[int, int, int]:
+    """The entropy of a split's random stream: ``(split code, seed, dataset tag)``.
+
+    The test split always uses ``TEST_SEED``; train and val use ``seed``. Streams differ in
+    their split code, so no seed makes train or val draw the test split's numbers. (The
+    tag comes last and is non-zero: NumPy treats trailing zeros of an entropy list as
+    absent, so ``[1, 0]`` seeds the same stream as ``[1]``.)
+
+    >>> split_stream("test", seed=5, tag=7), split_stream("train", seed=5, tag=7)
+    ((2, 0, 7), (0, 5, 7))
+    """
+    return SPLITS.index(split), TEST_SEED if split == "test" else int(seed), tag
+
+
+def stream_seeds(stream: Sequence[int], n: int = 2) -> list[int]:
+    """``n`` 64-bit integer seeds derived from a stream (for text and layout draws).
+
+    >>> a = stream_seeds((0, 1, 7)); a == stream_seeds((0, 1, 7)), a != stream_seeds((1, 1, 7))
+    (True, True)
+    """
+    state = np.random.SeedSequence([*stream, 0]).generate_state(n, dtype=np.uint64)
+    return [int(s) for s in state]
+
+
+def chunk_rng(stream: Sequence[int], chunk: int) -> np.random.Generator:
+    """The generator that renders chunk ``chunk`` of a split: the output does not depend on
+    how many processes share the chunks."""
+    return np.random.default_rng([*stream, chunk + 1])  # + 1: never the text seeds' 0
+
+
+# ---------------------------------------------------------------------------- rendering
+def _render_lines_job(job: tuple) -> list[dict[str, Any]]:
+    """One chunk of lines: each by a random writer over ``fonts``. Runs in worker processes."""
+    texts, stream, chunk, height, fonts = job
+    rng = chunk_rng(stream, chunk)
+    samples = []
+    for text in texts:
+        style = sample_style(rng, fonts)  # what render_line would draw; kept for the record
+        image = render_line(text, rng, height=height, style=style)
+        samples.append({"image": np.asarray(image), "font": style.font.name})
+    return samples
+
+
+def _pool(num_workers: int, fonts: Sequence[FontSpec]) -> ProcessPoolExecutor:
+    """Worker processes that render chunks: forked on Linux (they start at once and
+    inherit the parsed glyphs; they never touch PyTorch), spawned elsewhere (and given the
+    glyphs, so no worker parses a font file again)."""
+    glyphs = {font: load_glyphs(font) for font in fonts}
+    if sys.platform == "linux":
+        return ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context("fork"))
+    return ProcessPoolExecutor(
+        num_workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=install_glyphs,
+        initargs=(glyphs,),
+    )
+
+
+def render_chunks(
+    function: Callable[[tuple], list[dict[str, Any]]],
+    jobs: list[tuple],
+    fonts: Sequence[FontSpec],
+    num_workers: int,
+    total: int,
+    desc: str,
+) -> list[dict[str, Any]]:
+    """Run ``function`` over ``jobs`` in order, in worker processes if asked, with a tqdm
+    bar counting samples; returns every chunk's samples, concatenated."""
+    from tqdm.auto import tqdm
+
+    samples: list[dict[str, Any]] = []
+    with tqdm(total=total, desc=desc, unit="img") as bar:
+        if num_workers > 1 and len(jobs) > 1:
+            with _pool(min(num_workers, len(jobs)), fonts) as pool:
+                for chunk in pool.map(function, jobs):
+                    samples += chunk
+                    bar.update(len(chunk))
+        else:
+            for job in jobs:
+                samples += function(job)
+                bar.update(len(job[0]))
+    return samples
+
+
+# ------------------------------------------------------------------------------ caching
+def write_split(directory: Path, images: Sequence[np.ndarray], record: dict) -> None:
+    """Cache images of any sizes as one flat uint8 ``.npy`` plus their shapes and offsets,
+    and ``record`` as JSON; the folder appears atomically (complete or not at all)."""
+    shapes = np.array([image.shape for image in images], dtype=np.int64).reshape(-1, 2)
+    offsets = np.concatenate([[0], np.cumsum(shapes.prod(axis=1))]).astype(np.int64)
+    with atomic_directory(directory) as tmp:
+        pixels = np.lib.format.open_memmap(
+            tmp / PIXELS_FILENAME, mode="w+", dtype=np.uint8, shape=(int(offsets[-1]),)
+        )
+        for image, start, end in zip(images, offsets[:-1], offsets[1:]):
+            pixels[start:end] = image.ravel()
+        pixels.flush()
+        del pixels
+        np.savez(tmp / INDEX_FILENAME, shapes=shapes, offsets=offsets)
+        (tmp / RECORD_FILENAME).write_text(json.dumps(record, indent=1))
+
+
+class CachedImages(Dataset):
+    """One cached split: image ``i`` (PIL, natural polarity) through ``stem``, with label
+    row ``targets[i]``. Pixels are memory-mapped, opened lazily in each process, so
+    DataLoader workers share the OS page cache instead of copying the array."""
+
+    def __init__(self, directory: Path, targets: torch.Tensor, stem: BoxStem) -> None:
+        self.directory, self.targets, self.stem = Path(directory), targets, stem
+        with np.load(self.directory / INDEX_FILENAME) as index:
+            self.shapes, self.offsets = index["shapes"], index["offsets"]
+        if len(self.shapes) != len(targets):
+            raise ValueError(f"{directory}: {len(self.shapes)} images, {len(targets)} targets")
+        self._pixels: np.ndarray | None = None
+
+    def __len__(self) -> int:
+        return len(self.shapes)
+
+    def __getstate__(self) -> dict:  # spawned workers re-open the memory map
+        return {**self.__dict__, "_pixels": None}
+
+    def image(self, index: int) -> Image.Image:
+        """The raw rendered image (before the stem), mode ``L``."""
+        if self._pixels is None:
+            self._pixels = np.load(self.directory / PIXELS_FILENAME, mmap_mode="r")
+        height, width = self.shapes[index]
+        flat = self._pixels[self.offsets[index] : self.offsets[index + 1]]
+        return Image.fromarray(np.array(flat).reshape(height, width))
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.stem(self.image(index)), self.targets[index]
+
+
+# --------------------------------------------------------------------------- the module
+class SyntheticTextImages(BaseDataModule):
+    """What SyntheticLines and SyntheticParagraphs share: split streams, text drawing with
+    cross-split exclusion, fingerprints, parallel rendering and the cache.
+
+    A subclass sets the class attributes below and implements :meth:`draw_texts`,
+    :meth:`render_jobs` (returns the module-level function that renders a chunk, and the
+    chunks) and :meth:`render_params` (what else changes the images, for the fingerprint).
+    """
+
+    kind = "synthetic_text"  # cache folder name and fingerprint kind
+    stream_tag = 1  # makes this dataset's random streams its own
+    chunk_size = 32  # samples per seeded chunk
+    stem_class: type[BoxStem] = LineStem
+    mapping_default: list[str] = metadata.MAPPING
+    image_height_default = metadata.IMAGE_HEIGHT
+    image_width_default = metadata.IMAGE_WIDTH
+    max_label_length_default = metadata.MAX_LABEL_LENGTH
+    max_text_length_default: int | None = None  # None: max_label_length - 2
+    min_text_length_default = MIN_TEXT_LENGTH
+    sizes_default = {"train": NUM_TRAIN, "val": NUM_VAL, "test": NUM_TEST}
+
+    def __init__(self, args: argparse.Namespace | dict | None = None) -> None:
+        super().__init__(args)
+        get = self.args.get
+        self.seed = int(get("seed") or 0)
+        self.sizes = {
+            split: int(_get(self.args, f"num_{split}", n))
+            for split, n in self.sizes_default.items()
+        }
+        self.image_height = int(get("image_height") or self.image_height_default)
+        self.image_width = int(get("image_width") or self.image_width_default)
+        self.max_label_length = int(get("max_label_length") or self.max_label_length_default)
+        # Defaults shrink with max_label_length; values given explicitly are checked below.
+        room = self.max_label_length - 2  # <S> and <E> take two tokens
+        self.max_text_length = int(
+            get("max_text_length") or min(self.max_text_length_default or room, room)
+        )
+        self.min_text_length = int(
+            get("min_text_length") or min(self.min_text_length_default, self.max_text_length)
+        )
+        self.augment = get("augment_data", True)
+        self.sentence_source = get("sentence_source") or SENTENCE_SOURCE
+        self.gen_workers = int(get("gen_workers") or GEN_WORKERS)
+        self.data_dir = Path(get("data_dir") or PROCESSED_DATA_DIRNAME / self.kind)
+        self.font_families = _names(get("font_families"))
+        self.holdout_families = _names(get("holdout_families"))
+        if any(n < 0 for n in self.sizes.values()):
+            raise ValueError(f"split sizes must be >= 0, got {self.sizes}")
+        if not 1 <= self.min_text_length <= self.max_text_length <= self.max_label_length - 2:
+            raise ValueError(
+                f"need 1 <= min_text_length ({self.min_text_length}) <= max_text_length "
+                f"({self.max_text_length}) <= max_label_length - 2 ({self.max_label_length - 2})"
+            )
+
+        self.mapping = list(self.mapping_default)
+        self.inverse_mapping = {char: index for index, char in enumerate(self.mapping)}
+        self.input_dims = (1, self.image_height, self.image_width)
+        self.output_dims = (self.max_label_length, 1)
+        self.stem = self.stem_class(self.image_height, self.image_width)
+        self.train_stem = self.stem_class(self.image_height, self.image_width, augment=self.augment)
+        self._texts: dict[str, list[str]] = {}
+        if self.font_families or self.holdout_families:
+            _ = self.fonts  # a misspelled family fails now, naming the available ones
+
+    @classmethod
+    def add_to_argparse(cls, parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+        BaseDataModule.add_to_argparse(parser)
+        add = parser.add_argument
+        for split, n in cls.sizes_default.items():
+            note = " (fixed: never depends on --seed)" if split == "test" else ""
+            add(f"--num_{split}", type=int, default=n, help=f"{split} images (default {n}){note}")
+        add(
+            "--image_height",
+            type=int,
+            default=cls.image_height_default,
+            help=f"stem output height (default {cls.image_height_default})",
+        )
+        add(
+            "--image_width",
+            type=int,
+            default=cls.image_width_default,
+            help=f"stem output width (default {cls.image_width_default})",
+        )
+        add(
+            "--max_label_length",
+            type=int,
+            default=cls.max_label_length_default,
+            help=f"label tokens incl. <S> and <E> (default {cls.max_label_length_default})",
+        )
+        longest = cls.max_text_length_default or "max_label_length - 2"
+        add(
+            "--min_text_length",
+            type=int,
+            default=None,
+            help=f"fewest characters per line (default {cls.min_text_length_default}, "
+            "at most max_text_length)",
+        )
+        add(
+            "--max_text_length",
+            type=int,
+            default=None,
+            help=f"most characters per line (default {longest}, at most max_label_length - 2)",
+        )
+        add(
+            "--font_families",
+            type=str,
+            default=None,
+            help="comma-separated font families (or font names) for train/val (default all)",
+        )
+        add(
+            "--holdout_families",
+            type=str,
+            default=None,
+            help="comma-separated font families never used for train/val (the fixed test "
+            "split uses every font and records which, for a held-out-family CER)",
+        )
+        add("--seed", type=int, default=0, help="train/val generation seed (default 0)")
+        add(
+            "--augment_data",
+            action=argparse.BooleanOptionalAction,
+            default=True,
+            help="augment training images in the stem (default: on)",
+        )
+        add(
+            "--sentence_source",
+            choices=["auto", "brown", "offline"],
+            default=SENTENCE_SOURCE,
+            help="SentenceGenerator corpus (default auto: Brown if downloaded, else offline)",
+        )
+        add(
+            "--gen_workers",
+            type=int,
+            default=GEN_WORKERS,
+            help=f"processes that render images (default {GEN_WORKERS})",
+        )
+        add(
+            "--data_dir",
+            type=Path,
+            default=None,
+            help=f"cache folder (default data/processed/{cls.kind})",
+        )
+        return parser
+
+    # ---------------------------------------------------------------- what to generate
+    @functools.cached_property
+    def fonts(self) -> dict[str, list[FontSpec]]:
+        """Fonts per split: train/val as the flags say, test always every usable font."""
+        every = list_fonts()
+        seen = select_fonts(every, include=self.font_families, exclude=self.holdout_families)
+        return {"train": seen, "val": seen, "test": every}
+
+    @functools.cached_property
+    def corpus_id(self) -> str:
+        return self.sentence_generator(0).corpus_id
+
+    def sentence_generator(self, seed: int):
+        from text_recognizer.data.sentence_generator import SentenceGenerator
+
+        return SentenceGenerator(self.max_text_length, seed=seed, source=self.sentence_source)
+
+    def stream(self, split: str) -> tuple[int, int, int]:
+        return split_stream(split, self.seed, self.stream_tag)
+
+    def excluded_splits(self, split: str) -> list[str]:
+        """Splits whose texts ``split`` must not repeat: val avoids test, train avoids both."""
+        return {"test": [], "val": ["test"], "train": ["test", "val"]}[split]
+
+    def texts(self, split: str) -> list[str]:
+        """The label strings of a split, drawn deterministically (no rendering needed)."""
+        if split not in self._texts:
+            excluded = {t for other in self.excluded_splits(split) for t in self.texts(other)}
+            self._texts[split] = self.draw_texts(split, self.sizes[split], excluded)
+        return self._texts[split]
+
+    def draw_texts(self, split: str, n: int, excluded: set[str]) -> list[str]:
+        """``n`` snippets of min..max_text_length characters, none in ``excluded``."""
+        text_seed, _ = stream_seeds(self.stream(split))
+        sentences = self.sentence_generator(text_seed)
+        texts: list[str] = []
+        for _ in range(1000 * n + 1000):  # a bound, so impossible settings fail, not hang
+            if len(texts) == n:
+                return texts
+            text = sentences.generate()
+            if len(text) >= self.min_text_length and text not in excluded:
+                texts.append(text)
+        raise RuntimeError(
+            f"could not draw {n} texts of {self.min_text_length}-"
+            f"{self.max_text_length} characters; relax the lengths"
+        )
+
+    def render_params(self) -> dict[str, Any]:
+        return {"render_height": self.image_height}
+
+    def render_jobs(self, split: str) -> tuple[Callable[[tuple], list[dict]], list[tuple]]:
+        texts, stream = self.texts(split), self.stream(split)
+        jobs = [
+            (
+                texts[start : start + self.chunk_size],
+                stream,
+                k,
+                self.image_height,
+                tuple(self.fonts[split]),
+            )
+            for k, start in enumerate(range(0, len(texts), self.chunk_size))
+        ]
+        return _render_lines_job, jobs
+
+    # ---------------------------------------------------------------- fingerprints, cache
+    @functools.cached_property
+    def records(self) -> dict[str, dict[str, Any]]:
+        """Per split, everything that determines its images (and its fingerprint)."""
+        records: dict[str, dict[str, Any]] = {}
+        for split in ("test", "val", "train"):  # exclusions refer to earlier splits
+            _, record = dataset_fingerprint(
+                self.kind,
+                self.stream(split)[1],
+                self.fonts[split],
+                dataset_version=DATASET_VERSION,
+                split=split,
+                num=self.sizes[split],
+                stream=list(self.stream(split)),
+                chunk_size=self.chunk_size,
+                corpus=self.corpus_id,
+                min_text_length=self.min_text_length,
+                max_text_length=self.max_text_length,
+                **self.render_params(),
+                excluded_texts_of=[records[s]["fingerprint"] for s in self.excluded_splits(split)],
+            )
+            records[split] = record
+        return records
+
+    @property
+    def fingerprints(self) -> dict[str, str]:
+        return {split: self.records[split]["fingerprint"] for split in SPLITS}
+
+    def split_dir(self, split: str) -> Path:
+        return self.data_dir / self.fingerprints[split]
+
+    def prepare_data(self) -> None:
+        """Render and cache every split that is not cached yet."""
+        for split in ("test", "val", "train"):
+            directory = self.split_dir(split)
+            if (directory / RECORD_FILENAME).exists():
+                continue
+            start = time.perf_counter()
+            function, jobs = self.render_jobs(split)
+            samples = render_chunks(
+                function,
+                jobs,
+                self.fonts[split],
+                self.gen_workers,
+                self.sizes[split],
+                f"{type(self).__name__} {split}",
+            )
+            texts = self.texts(split)
+            record = {
+                **self.records[split],
+                "generation_seconds": round(time.perf_counter() - start, 2),
+                "samples": [
+                    {"text": text, **{k: v for k, v in s.items() if k != "image"}}
+                    for text, s in zip(texts, samples)
+                ],
+            }
+            write_split(directory, [s["image"] for s in samples], record)
+
+    def read_record(self, split: str) -> dict[str, Any]:
+        path = self.split_dir(split) / RECORD_FILENAME
+        if not path.exists():
+            raise RuntimeError(f"{path} does not exist: call prepare_data() first")
+        return json.loads(path.read_text())
+
+    def setup(self, stage: str | None = None) -> None:
+        self.data_train = self.load_split("train", self.train_stem)
+        self.data_val = self.load_split("val", self.stem)
+        self.data_test = self.load_split("test", self.stem)
+
+    def load_split(self, split: str, stem: BoxStem | None = None) -> CachedImages:
+        """A cached split as a Dataset of (stem output (1, H, W), label row (max_label_length,))."""
+        texts = [sample["text"] for sample in self.read_record(split)["samples"]]
+        return CachedImages(self.split_dir(split), self.encode(texts), stem or self.stem)
+
+    def encode(self, texts: Sequence[str]) -> torch.Tensor:
+        """Strings -> ``(N, max_label_length)`` label rows."""
+        if not texts:
+            return torch.zeros((0, self.max_label_length), dtype=torch.long)
+        return convert_strings_to_labels(texts, self.inverse_mapping, self.max_label_length)
+
+    def indices_by_family(self, split: str = "test") -> dict[str, list[int]]:
+        """Sample indices of a split grouped by font family, e.g. to compare CER on the
+        held-out families with CER on the families seen in training."""
+        family_of = {font.name: font.family for font in list_fonts()}
+        groups: dict[str, list[int]] = {}
+        for index, sample in enumerate(self.read_record(split)["samples"]):
+            groups.setdefault(family_of.get(sample["font"], sample["font"]), []).append(index)
+        return groups
+
+    def __repr__(self) -> str:
+        lines = [super().__repr__()]
+        if "records" in self.__dict__:  # only if already computed: repr stays cheap
+            lines.append(
+                "  fingerprints: "
+                + ", ".join(f"{split} {key}" for split, key in self.fingerprints.items())
+            )
+            lines.append(f"  train/val fonts: {font_families(self.fonts['train'])}")
+        return "\n".join(lines)
+
+
+def _get(args: dict, name: str, default: Any) -> Any:
+    """``args[name]`` unless missing or None (0 is a valid size)."""
+    value = args.get(name)
+    return default if value is None else value
+
+
+class SyntheticLines(SyntheticTextImages):
+    """Synthetic handwritten lines, IAMLines-shaped: ``x`` is ``(B, 1, image_height,
+    image_width)`` with ink ~ 1, ``y`` is ``(B, max_label_length)``. See the module docstring.
+
+    Lines are rendered at the stem's height, so the stem only shrinks lines that are too
+    long for the width (and, when augmenting, jitters scale, slant and position).
+
+    >>> data = SyntheticLines({"max_label_length": 20})
+    >>> data.config()["input_dims"], data.config()["output_dims"], data.max_text_length
+    ((1, 56, 1024), (20, 1), 18)
+    """
+
+    kind = "synthetic_lines"
+    stream_tag = 0x11E5
