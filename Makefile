@@ -106,6 +106,17 @@ train: install ## Train a model: make train ARGS="--data_class Digits --model_cl
 bench: install ## Run the benchmarks and write bench/results/BENCHMARKS.md (BENCH=name for one)
 	$(BIN)/python scripts/bench.py $(BENCH)
 
+##@ Annotation (Lab 06)
+.PHONY: label-studio label-studio-stop label-studio-install
+label-studio: ## Install Label Studio into its own .venv-label-studio (once) and start it on 127.0.0.1:8080
+	bash scripts/label_studio.sh start
+
+label-studio-stop: ## Stop Label Studio (projects stay in logs/label-studio/)
+	bash scripts/label_studio.sh stop
+
+label-studio-install: ## Install Label Studio into its own venv (no-op when installed)
+	bash scripts/label_studio.sh install
+
 ##@ Clean
 .PHONY: clean
 clean: ## Remove caches, logs and generated data (keeps .venv)

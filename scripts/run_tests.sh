@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test stages in order and prints the wall time of each and a total.
-# Usage: scripts/run_tests.sh [all|lint|unit|notebooks|slow]
+# Usage: scripts/run_tests.sh [all|setup|lint|unit|notebooks|slow]
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -39,6 +39,9 @@ trap summary EXIT
 
 PYTEST=("$BIN/pytest" -p no:cacheprovider)
 
+# Tools that live outside the course venv (Label Studio has its own; Lab 06 and its
+# integration test start it). Idempotent: a no-op once installed.
+run_setup() { bash scripts/label_studio.sh install; }
 run_lint() { "$BIN/pre-commit" run --all-files --show-diff-on-failure; }
 # The unit and slow stages partition the suite by marker (tests/conftest.py marks tests by
 # folder), so every test and doctest runs exactly once in `make test`.
@@ -57,14 +60,16 @@ run_slow() {
 
 case "$WHAT" in
   all)
+    stage setup run_setup
     stage lint run_lint
     stage unit run_unit
     stage notebooks run_notebooks
     stage slow run_slow
     ;;
+  setup) stage setup run_setup ;;
   lint) stage lint run_lint ;;
   unit) stage unit run_unit ;;
-  notebooks) stage notebooks run_notebooks ;;
+  notebooks) stage setup run_setup; stage notebooks run_notebooks ;;
   slow) stage slow run_slow ;;
-  *) echo "unknown stage '$WHAT' (all|lint|unit|notebooks|slow)" >&2; exit 2 ;;
+  *) echo "unknown stage '$WHAT' (all|setup|lint|unit|notebooks|slow)" >&2; exit 2 ;;
 esac
