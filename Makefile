@@ -106,6 +106,17 @@ train: install ## Train a model: make train ARGS="--data_class Digits --model_cl
 bench: install ## Run the benchmarks and write bench/results/BENCHMARKS.md (BENCH=name for one)
 	$(BIN)/python scripts/bench.py $(BENCH)
 
+##@ Serve (Lab 07)
+C ?= 4
+T ?= 30
+.PHONY: serve-backend
+serve-backend: install ## Serve the model: the Lambda handler behind a local function-URL server (http://127.0.0.1:9000)
+	$(BIN)/python -m text_recognizer.serving.local_server $(ARGS)
+
+.PHONY: loadtest
+loadtest: install ## Load-test the local backend: C clients for T seconds (default 4 x 30); writes bench/results/loadtest.md
+	$(BIN)/python scripts/loadtest.py --concurrency $(C) --duration $(T) $(ARGS)
+
 ##@ Annotation (Lab 06)
 .PHONY: label-studio label-studio-stop label-studio-install
 label-studio: ## Install Label Studio into its own .venv-label-studio (once) and start it on 127.0.0.1:8080
