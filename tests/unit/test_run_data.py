@@ -137,13 +137,14 @@ def test_metrics_per_epoch_and_plots(tmp_path):
     assert per_epoch["epoch"].tolist() == [0, 1, 2]
     assert per_epoch["train/loss"].tolist() == [2.0, 1.5, 1.0]
     assert per_epoch["val/loss"].round(2).tolist() == [2.1, 1.7, 1.3]
-    assert run_data.generalization_gap(raw).round(2).tolist() == [0.1, 0.2, 0.3]
+    assert run_data.generalization_gap(raw).round(2).tolist() == [-0.1, -0.2, -0.3]
 
     curves = run_data.plot_learning_curves(raw)
     assert [ax.get_title() for ax in curves.axes] == ["acc", "loss"]
     assert [line.get_label() for line in curves.axes[1].lines] == ["train", "val"]
     gap = run_data.plot_generalization_gap(per_epoch)
-    assert gap.axes[0].lines[0].get_ydata().round(2).tolist() == [0.1, 0.2, 0.3]
+    assert gap.axes[0].lines[0].get_ydata().round(2).tolist() == [-0.1, -0.2, -0.3]
+    assert gap.axes[0].get_title() == "generalization gap: train/loss - val/loss"
     with pytest.raises(ValueError, match="no 'train/cer' column"):
         run_data.generalization_gap(per_epoch, metric="cer")
     assert run_data.find_metrics_csv(path) == path

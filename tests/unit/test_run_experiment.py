@@ -127,3 +127,29 @@ def test_a_flag_declared_twice_is_shared_not_a_crash():
     args = parser.parse_args([*argv, "--seed", "5"])
     assert args.seed == 5 and args.batch_size == 4 and args.only_here == 7
     assert parser.parse_args(argv).seed == 0  # the experiment's declaration came first
+
+
+def test_multi_node_ddp_flags_reach_the_trainer(monkeypatch):
+    """``--strategy ddp --devices 4 --num_nodes 2`` builds an 8-process DDP Trainer; a node
+    learns its place from the launcher's environment (torchrun and SLURM set these)."""
+    import pytorch_lightning as pl
+    from lightning_utilities.core.rank_zero import rank_zero_only as utils_rank_zero_only
+    from pytorch_lightning.strategies import DDPStrategy
+    from pytorch_lightning.utilities.rank_zero import rank_zero_only
+
+    # Building a DDP Trainer sets the process-wide "am I rank 0?" flags to this node's global
+    # rank (4); restore them, or every later Trainer in this process would skip its logging.
+    monkeypatch.setattr(rank_zero_only, "rank", rank_zero_only.rank)
+    monkeypatch.setattr(utils_rank_zero_only, "rank", utils_rank_zero_only.rank)
+    monkeypatch.setenv("MASTER_ADDR", "127.0.0.1")
+    monkeypatch.setenv("MASTER_PORT", "29500")
+    monkeypatch.setenv("NODE_RANK", "1")
+    argv = ["--accelerator", "cpu", "--devices", "4", "--strategy", "ddp", "--num_nodes", "2"]
+    args = build_parser(argv).parse_args(argv)
+    kwargs = run_experiment._trainer_kwargs(args)
+    assert (kwargs["devices"], kwargs["strategy"], kwargs["num_nodes"]) == (4, "ddp", 2)
+    trainer = pl.Trainer(**kwargs, logger=False, enable_progress_bar=False)  # nothing launched
+    assert isinstance(trainer.strategy, DDPStrategy)
+    assert (trainer.num_nodes, trainer.num_devices, trainer.world_size) == (2, 4, 8)
+    assert trainer.node_rank == 1 and trainer.global_rank == 4  # local rank 0 of node 1
+    assert rank_zero_only.rank == 4  # what the monkeypatch above undoes

@@ -312,25 +312,28 @@ def plot_learning_curves(df: pd.DataFrame, metrics: list[str] | None = None):
 
 
 def generalization_gap(df: pd.DataFrame, metric: str = "loss") -> pd.Series:
-    """``val/<metric> - train/<metric>`` per epoch: positive and growing means overfitting.
+    """``train/<metric> - val/<metric>`` per epoch: how much better the model does on the data
+    it trained on. For a loss (lower is better) the gap is negative once the model fits its
+    training data better than unseen data; a gap that keeps falling while ``train/<metric>``
+    improves means overfitting.
 
     >>> gap = generalization_gap(pd.DataFrame({"epoch": [0, 1], "train/loss": [1.0, 0.5],
     ...                                        "val/loss": [1.1, 0.9]}))
     >>> gap.round(2).tolist()
-    [0.1, 0.4]
+    [-0.1, -0.4]
     """
     df = _per_epoch(df)
     for column in (f"train/{metric}", f"val/{metric}"):
         if column not in df.columns:
             raise ValueError(f"no {column!r} column; have {sorted(df.columns)}")
-    return (df[f"val/{metric}"] - df[f"train/{metric}"]).rename(f"gap/{metric}")
+    return (df[f"train/{metric}"] - df[f"val/{metric}"]).rename(f"gap/{metric}")
 
 
 def plot_generalization_gap(df: pd.DataFrame, metric: str = "loss"):
     """Plot :func:`generalization_gap` against epoch and return the Figure.
 
     The train loss of an epoch is averaged while the weights change (and with dropout on),
-    so a small negative gap early on is normal; what matters is the trend.
+    so a small positive gap early on is normal; what matters is the trend.
     """
     import matplotlib.pyplot as plt
 
@@ -340,9 +343,9 @@ def plot_generalization_gap(df: pd.DataFrame, metric: str = "loss"):
     ax.plot(df["epoch"], gap, marker="o", color="tab:red")
     ax.axhline(0.0, color="gray", linewidth=1)
     ax.set(
-        title=f"generalization gap: val/{metric} - train/{metric}",
+        title=f"generalization gap: train/{metric} - val/{metric}",
         xlabel="epoch",
-        ylabel=f"val - train {metric}",
+        ylabel=f"train - val {metric}",
     )
     ax.grid(alpha=0.3)
     fig.tight_layout()

@@ -10,7 +10,11 @@ package gives a clear error instead of breaking every run. Parsing has two phase
 flags (``add_to_argparse``), so ``--help`` documents every flag of that combination.
 
 Every run logs to ``--logs_dir`` with a CSV logger AND a TensorBoard logger (same run
-directory) and keeps the best checkpoint by the lit model's ``monitor`` metric.
+directory) and keeps the best checkpoint by the lit model's ``monitor`` metric. Text models
+(lit models that keep ``last_val_examples``) also save a table of validation predictions
+every ``--predictions_every_n_epochs`` epochs; ``--wandb`` adds Weights & Biases (offline
+without an account), with that table, the config, git state, system info, gradients and
+checkpoints as artifacts.
 """
 
 from __future__ import annotations
@@ -32,9 +36,13 @@ DATA_CLASSES = {
     "SyntheticCharacters": "text_recognizer.data.synthetic_characters:SyntheticCharacters",
     "SyntheticLines": "text_recognizer.data.synthetic_lines:SyntheticLines",
     "SyntheticParagraphs": "text_recognizer.data.synthetic_paragraphs:SyntheticParagraphs",
+    "SyntheticParagraphLines": (
+        "text_recognizer.data.synthetic_paragraph_lines:SyntheticParagraphLines"
+    ),
     "IAMLines": "text_recognizer.data.iam_lines:IAMLines",
     "IAMParagraphs": "text_recognizer.data.iam_paragraphs:IAMParagraphs",
     "IAMSyntheticParagraphs": "text_recognizer.data.iam_synthetic_paragraphs:IAMSyntheticParagraphs",
+    "AnnotatedLines": "text_recognizer.data.annotated_lines:AnnotatedLines",
 }
 MODEL_CLASSES = {
     "MLP": "text_recognizer.models.mlp:MLP",
@@ -43,6 +51,7 @@ MODEL_CLASSES = {
     "LineCNN": "text_recognizer.models.line_cnn:LineCNN",
     "LineCNNTransformer": "text_recognizer.models.line_cnn_transformer:LineCNNTransformer",
     "ResnetTransformer": "text_recognizer.models.resnet_transformer:ResnetTransformer",
+    "LineCRNN": "text_recognizer.models.line_crnn:LineCRNN",
 }
 LIT_MODEL_CLASSES = {
     "BaseLitModel": "text_recognizer.lit_models.base:BaseLitModel",
@@ -177,6 +186,15 @@ def _add_experiment_flags(group: argparse._ArgumentGroup) -> None:
         "logs_dir (wandb sync later)",
     )
     add("--wandb_project", default=None, help="W&B project (default text-recognizer)")
+    add(
+        "--predictions_every_n_epochs",
+        type=int,
+        default=1,
+        metavar="N",
+        help="every N epochs, save a table of validation images, true and predicted text and "
+        "CER to the run's predictions/ folder (and W&B) if the lit model keeps examples "
+        "(default 1; 0: off)",
+    )
     add(
         "--profile",
         action="store_true",
@@ -397,12 +415,29 @@ def run(args: argparse.Namespace | dict, callbacks: list | None = None) -> dict[
     all_callbacks: list[pl.Callback] = [checkpoint, LearningRateMonitor(logging_interval="step")]
     if args.stop_early:
         all_callbacks.append(EarlyStopping(monitor=monitor, mode=mode, patience=args.stop_early))
+    if (
+        args.predictions_every_n_epochs > 0
+        and hasattr(lit_model, "last_val_examples")
+        and not args.fast_dev_run
+    ):
+        from text_recognizer.callbacks.prediction_table import PredictionTableCallback
+
+        all_callbacks.append(
+            PredictionTableCallback(
+                every_n_epochs=args.predictions_every_n_epochs,
+                max_examples=getattr(lit_model, "num_logged_examples", 8) or 1,
+            )
+        )
     all_callbacks.extend(callbacks or [])
     loggers: list = [csv_logger, tensorboard_logger]
     if args.wandb:  # W&B online with credentials, else offline under logs_dir (syncable later)
         from text_recognizer.training.tracking import make_wandb_logger
 
-        loggers.append(make_wandb_logger(args, args.logs_dir, model=model, name=name))
+        loggers.append(
+            make_wandb_logger(
+                args, args.logs_dir, model=model, name=name, watch_log_freq=args.log_every_n_steps
+            )
+        )
     profiler = None
     if args.profile:
         from text_recognizer.training.profiling import make_profiler
