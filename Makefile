@@ -117,6 +117,12 @@ serve-backend: install ## Serve the model: the Lambda handler behind a local fun
 loadtest: install ## Load-test the local backend: C clients for T seconds (default 4 x 30); writes bench/results/loadtest.md
 	$(BIN)/python scripts/loadtest.py --concurrency $(C) --duration $(T) $(ARGS)
 
+##@ Monitor (Lab 08)
+.PHONY: monitor-report
+monitor-report: install ## Simulate a day of traffic, check drift, write logs/monitoring/report/index.html
+	$(BIN)/text-recognizer monitor simulate --store logs/monitoring/store.db
+	$(BIN)/text-recognizer monitor report --store logs/monitoring/store.db --out logs/monitoring/report
+
 ##@ Annotation (Lab 06)
 .PHONY: label-studio label-studio-stop label-studio-install
 label-studio: ## Install Label Studio into its own .venv-label-studio (once) and start it on 127.0.0.1:8080
