@@ -3,6 +3,9 @@
     text-recognizer train ...      train a model (Lab 02+), see ``train --help``
     text-recognizer sweep ...      hyperparameter search (Optuna, W&B sweep YAML)
     text-recognizer download NAME  fetch a dataset into the cache (needs the network)
+    text-recognizer stage ...      checkpoint -> TorchScript + ONNX + model card (release)
+    text-recognizer predict IMAGE  read handwriting with the staged release model
+    text-recognizer monitor ...    evaluation store: simulate traffic, drift checks, report
 
 Subcommands import their modules lazily so ``--help`` is fast.
 """
@@ -49,10 +52,68 @@ def _sweep(argv: list[str]) -> int:
     return sweep.main(argv) or 0
 
 
+def _monitor(argv: list[str]) -> int:
+    from text_recognizer.monitoring import cli
+
+    return cli.main(argv) or 0
+
+
+def _stage(argv: list[str]) -> int:
+    from text_recognizer.training import stage
+
+    return stage.main(argv) or 0
+
+
+def _predict(argv: list[str]) -> int:
+    """Print each image's text; exit 1 (one line on stderr per bad input) if any failed."""
+    parser = argparse.ArgumentParser(
+        prog="text-recognizer predict",
+        description="Read handwritten paragraphs with the staged release recognizer.",
+    )
+    parser.add_argument("images", nargs="+", help="image paths, http(s) URLs or base64 text")
+    parser.add_argument("--artifact_dir", default=None, help="artifact folder (default: release)")
+    parser.add_argument(
+        "--backend", choices=["torchscript", "onnx"], default="torchscript", help="model format"
+    )
+    parser.add_argument(
+        "--details", action="store_true", help="also print per-line confidences and boxes"
+    )
+    args = parser.parse_args(argv)
+    from text_recognizer.recognizer import ImageReadError, ParagraphTextRecognizer
+
+    try:
+        recognizer = ParagraphTextRecognizer(args.artifact_dir, backend=args.backend)
+    except (FileNotFoundError, ValueError, RuntimeError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    failed = 0
+    for source in args.images:
+        label = source if len(source) <= 80 else source[:77] + "..."
+        try:
+            prediction = recognizer.predict_details(source)
+        except (ImageReadError, OSError) as error:
+            print(f"error: {label}: {error}", file=sys.stderr)
+            failed += 1
+            continue
+        if len(args.images) > 1:
+            print(f"== {label}")
+        print(prediction.text)
+        if args.details:
+            for text, confidence, box in zip(
+                prediction.line_texts, prediction.line_confidences, prediction.line_boxes
+            ):
+                print(f"  [{confidence:.2f}] {box} {text}")
+            print(f"  confidence {prediction.confidence:.2f}")
+    return 1 if failed else 0
+
+
 COMMANDS: dict[str, tuple[Callable[[list[str]], int], str]] = {
     "train": (_train, "train a model: text-recognizer train --help"),
     "sweep": (_sweep, "run a W&B sweep config locally with Optuna: text-recognizer sweep --help"),
     "download": (_download, "download a dataset into the cache (needs the network)"),
+    "stage": (_stage, "checkpoint -> release artifact: text-recognizer stage --help"),
+    "predict": (_predict, "read images with the staged release model: predict IMAGE..."),
+    "monitor": (_monitor, "monitoring: simulate / drift / report: text-recognizer monitor --help"),
 }
 
 

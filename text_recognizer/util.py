@@ -111,7 +111,10 @@ def read_image_pil(source: ImageSource, grayscale: bool = False) -> Image.Image:
     ('L', (4, 3))
     """
     if isinstance(source, Image.Image):
-        image = source.copy()
+        _check_size(*source.size)
+        from PIL import ImageOps
+
+        image = ImageOps.exif_transpose(source) or source.copy()  # always a new image
     else:
         data = _source_to_bytes(source)
         image = _decode_image_bytes(data)
@@ -172,18 +175,28 @@ def _read_path(path: Path) -> bytes:
     return path.read_bytes()
 
 
+def _check_size(width: int, height: int) -> None:
+    """Refuse images with too many pixels (decompression bombs) or no pixels at all.
+
+    >>> _check_size(10_000, 10_000)
+    Traceback (most recent call last):
+    ...
+    text_recognizer.util.ImageReadError: image is too large (10000x10000 pixels; limit 40000000)
+    """
+    if width * height > MAX_IMAGE_PIXELS:
+        raise ImageReadError(
+            f"image is too large ({width}x{height} pixels; limit {MAX_IMAGE_PIXELS})"
+        )
+    if width == 0 or height == 0:
+        raise ImageReadError("image has zero width or height")
+
+
 def _decode_image_bytes(data: bytes) -> Image.Image:
     if not data:
         raise ImageReadError("empty image data")
     try:
         with Image.open(io.BytesIO(data)) as image:
-            width, height = image.size
-            if width * height > MAX_IMAGE_PIXELS:
-                raise ImageReadError(
-                    f"image is too large ({width}x{height} pixels; limit {MAX_IMAGE_PIXELS})"
-                )
-            if width == 0 or height == 0:
-                raise ImageReadError("image has zero width or height")
+            _check_size(*image.size)
             image.load()
             from PIL import ImageOps
 

@@ -1,0 +1,59 @@
+#!/usr/bin/env bash
+# Train, evaluate and stage the release recognizer: `make release-model`.
+#
+#   1. render the synthetic pages (SyntheticParagraphs; fixed test split, one font family
+#      held out of training) and segment them into line crops (SyntheticParagraphLines),
+#   2. train the LineCRNN line reader with CTC, seed 0, on the CPU,
+#   3. stage the best checkpoint: TorchScript + ONNX + model card with the held-out CER
+#      (in distribution and on the held-out family), latency, and Tesseract on the same pages,
+#      into text_recognizer/artifacts/paragraph_text_recognizer/.
+#
+# Wall time on 2 shared CPU cores: see the model card (training.wall_time_s). On a GPU, the
+# same command runs with `--accelerator gpu` added via TRAIN_EXTRA.
+#
+# Overrides (environment): PYTHON, LOGS_DIR, EPOCHS, STEPS_PER_EPOCH, TRAIN_EXTRA, THREADS.
+set -euo pipefail
+
+cd "$(dirname "${BASH_SOURCE[0]}")/.."
+PYTHON=${PYTHON:-.venv/bin/python}
+LOGS_DIR=${LOGS_DIR:-logs/release}
+EPOCHS=${EPOCHS:-6}
+STEPS_PER_EPOCH=${STEPS_PER_EPOCH:-1200}
+THREADS=${THREADS:-1} # one compute thread: on a busy 2-core machine, 2 threads spin and stall
+read -r -a TRAIN_EXTRA <<<"${TRAIN_EXTRA:-}"
+export OMP_NUM_THREADS=$THREADS
+
+DATA=(
+  --data_class SyntheticParagraphLines --num_train 4000 --num_val 100 --num_test 200
+  --holdout_families "Dancing Script" --sentence_source offline --gen_workers 2
+)
+MODEL=(
+  --model_class LineCRNN --lit_model_class CTCLitModel
+  --conv_dim 16 --rnn_dim 128 --rnn_layers 1 --rnn_dropout 0.1
+)
+TRAIN=(
+  --seed 0 --batch_size 16 --num_workers 1 --max_epochs "$EPOCHS"
+  --limit_train_batches "$STEPS_PER_EPOCH" --one_cycle_max_lr 3e-3 --gradient_clip_val 5
+  --no-progress_bar --logs_dir "$LOGS_DIR" --experiment_name release --log_every_n_steps 20
+)
+COMMAND=(text-recognizer train "${DATA[@]}" "${MODEL[@]}" "${TRAIN[@]}" "${TRAIN_EXTRA[@]}")
+
+start=$(date +%s)
+echo "$ ${COMMAND[*]}"
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+"$PYTHON" -m text_recognizer.cli train "${DATA[@]}" "${MODEL[@]}" "${TRAIN[@]}" \
+  "${TRAIN_EXTRA[@]}" 2>&1 | tee "$log"
+trained=$(date +%s)
+checkpoint=$(sed -n 's/^Best checkpoint ([^)]*): //p' "$log" | tail -n 1)
+if [[ -z $checkpoint || ! -f $checkpoint ]]; then
+  echo "release_model.sh: training produced no checkpoint" >&2
+  exit 1
+fi
+
+printf -v quoted '%q ' "${COMMAND[@]}"
+"$PYTHON" -m text_recognizer.cli stage --checkpoint "$checkpoint" \
+  --name paragraph_text_recognizer --num_eval 200 --num_latency 40 --tesseract \
+  --command "${quoted% }" --wall_time_s "$((trained - start))" --logs_dir "$LOGS_DIR"
+end=$(date +%s)
+echo "release-model: training (incl. data) $(((trained - start) / 60)) min, total $(((end - start) / 60)) min $(((end - start) % 60)) s; load average: $(cut -d' ' -f1-3 /proc/loadavg)"

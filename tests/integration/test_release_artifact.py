@@ -1,0 +1,64 @@
+"""Quality gate and format parity for the SHIPPED release artifact.
+
+On a fixed sample of the fixed SyntheticParagraphs test split (the first pages; the split
+never depends on the training seed), the artifact must read at least as well as its model
+card says (plus a small margin), and TorchScript and ONNX must give the same text."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from text_recognizer.recognizer import DEFAULT_ARTIFACT_DIR, ParagraphTextRecognizer
+
+pytestmark = [
+    pytest.mark.integration,
+    pytest.mark.skipif(
+        not (DEFAULT_ARTIFACT_DIR / "card.json").exists(), reason="no staged release artifact"
+    ),
+]
+NUM_PAGES = 20
+MARGIN = 0.02  # absolute CER: 20 pages are a small sample of the card's figure
+
+
+@pytest.fixture(scope="module")
+def card():
+    return json.loads((DEFAULT_ARTIFACT_DIR / "card.json").read_text())
+
+
+@pytest.fixture(scope="module")
+def sample(card):
+    """The first NUM_PAGES pages of the fixed test split the card was scored on."""
+    from text_recognizer.data.synthetic_paragraphs import SyntheticParagraphs
+    from text_recognizer.training import stage
+
+    command_args = card["training"]["data_args"]
+    pages = SyntheticParagraphs(command_args)
+    if pages.fingerprints["test"] != card["evaluation"]["test_split_fingerprint"]:
+        pytest.fail("the test split's fingerprint differs from the card's: data changed")
+    images, texts, families = stage.heldout_pages(pages, NUM_PAGES)
+    return images, texts, families
+
+
+@pytest.fixture(scope="module")
+def readings(sample):
+    images, _, _ = sample
+    return {
+        backend: [p.text for p in ParagraphTextRecognizer(backend=backend).predict_batch(images)]
+        for backend in ("torchscript", "onnx")
+    }
+
+
+def test_quality_gate(card, sample, readings):
+    from text_recognizer.training import stage
+
+    _, texts, families = sample
+    holdout = set(card["training"]["holdout_families"].split(","))
+    measured = stage.score(readings["torchscript"], texts, families, holdout)["cer"]
+    promised = card["evaluation"]["torchscript"]["cer"]
+    assert measured <= promised + MARGIN, f"CER {measured:.4f} > card {promised:.4f} + {MARGIN}"
+
+
+def test_torchscript_and_onnx_agree(readings):
+    assert readings["torchscript"] == readings["onnx"]
