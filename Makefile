@@ -102,6 +102,10 @@ test-lab: install ## Execute one lab's notebooks: make test-lab LAB=03
 train: install ## Train a model: make train ARGS="--data_class Digits --model_class MLP --max_epochs 5"
 	$(BIN)/text-recognizer train $(ARGS)
 
+.PHONY: release-model
+release-model: install ## Train, evaluate and stage the release recognizer into text_recognizer/artifacts/ (~40 min on 2 CPU cores)
+	bash scripts/release_model.sh
+
 .PHONY: app
 app: install ## Start the web app on http://127.0.0.1:7860 (ARGS="--port 8080 --model_url http://127.0.0.1:9000/")
 	$(BIN)/python -m text_recognizer.serving.app $(ARGS)
