@@ -196,6 +196,14 @@ def write_split(directory: Path, images: Sequence[np.ndarray], record: dict) -> 
         (tmp / RECORD_FILENAME).write_text(json.dumps(record, indent=1))
 
 
+def read_split_record(directory: Path) -> dict[str, Any]:
+    """The JSON record :func:`write_split` cached in ``directory``."""
+    path = directory / RECORD_FILENAME
+    if not path.exists():
+        raise RuntimeError(f"{path} does not exist: call prepare_data() first")
+    return json.loads(path.read_text())
+
+
 class CachedImages(Dataset):
     """One cached split: image ``i`` (PIL, natural polarity) through ``stem``, with label
     row ``targets[i]``. Pixels are memory-mapped, opened lazily in each process, so
@@ -494,10 +502,7 @@ class SyntheticTextImages(BaseDataModule):
             write_split(directory, [s["image"] for s in samples], record)
 
     def read_record(self, split: str) -> dict[str, Any]:
-        path = self.split_dir(split) / RECORD_FILENAME
-        if not path.exists():
-            raise RuntimeError(f"{path} does not exist: call prepare_data() first")
-        return json.loads(path.read_text())
+        return read_split_record(self.split_dir(split))
 
     def setup(self, stage: str | None = None) -> None:
         self.data_train = self.load_split("train", self.train_stem)

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import json
 import math
 import multiprocessing
 import sys
@@ -44,6 +43,7 @@ from text_recognizer.data.synthetic_lines import (
     RECORD_FILENAME,
     SPLITS,
     CachedImages,
+    read_split_record,
     write_split,
 )
 from text_recognizer.data.synthetic_paragraphs import SyntheticParagraphs
@@ -280,10 +280,7 @@ class SyntheticParagraphLines(BaseDataModule):
             )
 
     def read_record(self, split: str) -> dict[str, Any]:
-        path = self.split_dir(split) / RECORD_FILENAME
-        if not path.exists():
-            raise RuntimeError(f"{path} does not exist: call prepare_data() first")
-        return json.loads(path.read_text())
+        return read_split_record(self.split_dir(split))
 
     # ------------------------------------------------------------------ datasets
     def setup(self, stage: str | None = None) -> None:
