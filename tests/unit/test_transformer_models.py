@@ -11,6 +11,7 @@ import torch
 
 from text_recognizer.data.util import convert_strings_to_labels
 from text_recognizer.lit_models.ctc import CTCLitModel
+from text_recognizer.lit_models.transformer import TransformerLitModel
 from text_recognizer.lit_models.util import ctc_greedy_decode, ids_to_strings
 from text_recognizer.metadata.emnist import INVERSE_MAPPING, MAPPING
 from text_recognizer.models.line_cnn import LineCNN, num_windows
@@ -189,6 +190,24 @@ def test_torchscript_matches_eager(model_class):
         assert torch.equal(scripted(x), model(x))
 
 
+def test_torchscript_matches_eager_with_every_line_option():
+    """Context encoder, 4x width downsampling and a (training-only) CTC head all script."""
+    torch.manual_seed(0)
+    args = {
+        **TINY_ARGS[LineCNNTransformer],
+        "tf_encoder_layers": 1,
+        "width_downsample": 4,
+        "window_width": 8,
+        "window_stride": 4,
+        "ctc_weight": 0.3,
+    }
+    model = LineCNNTransformer(CONFIG, args).eval()
+    assert model.line_cnn.num_windows == num_windows(64, 8, 4, width_downsample=4) == 15
+    x = torch.rand(4, *CONFIG["input_dims"])
+    with torch.no_grad():
+        assert torch.equal(script(model)(x), model(x))
+
+
 def test_models_build_from_their_argparse_defaults_and_flags():
     for model_class in [*TRANSFORMERS, LineCNN]:
         parser = model_class.add_to_argparse(argparse.ArgumentParser())
@@ -204,6 +223,10 @@ def test_models_build_from_their_argparse_defaults_and_flags():
 def test_bad_flags_give_clear_errors():
     with pytest.raises(ValueError, match="multiple of 8"):
         LineCNN(CONFIG, {"window_width": 12})
+    with pytest.raises(ValueError, match="multiple of 4"):
+        LineCNN(CONFIG, {"width_downsample": 4, "window_width": 6})
+    with pytest.raises(ValueError, match="4 or 8"):
+        LineCNN(CONFIG, {"width_downsample": 2})
     with pytest.raises(ValueError, match="wider than the image"):
         LineCNN(CONFIG, {"window_width": 128})
     with pytest.raises(ValueError, match="resnet_stages"):
@@ -218,6 +241,15 @@ def test_line_cnn_windows():
     logits = model(torch.rand(2, *CONFIG["input_dims"]))
     assert logits.shape == (2, len(MAPPING), num_windows(64, 16, 8)) == (2, 83, 7)
     assert LineCNN.lit_model_class == "CTCLitModel"
+
+
+def test_width_downsample_4_gives_twice_the_windows_at_the_same_cost_in_pixels():
+    args = {"conv_dim": 4, "fc_dim": 16}
+    coarse = LineCNN(CONFIG, {**args, "window_width": 16, "window_stride": 8})
+    fine = LineCNN(CONFIG, {**args, "width_downsample": 4, "window_width": 16, "window_stride": 4})
+    x = torch.rand(2, *CONFIG["input_dims"])
+    assert coarse(x).shape[-1] == 7
+    assert fine(x).shape[-1] == num_windows(64, 16, 4, width_downsample=4) == 13
 
 
 def test_ctc_greedy_decode_merges_repeats_and_drops_blanks():
@@ -241,6 +273,37 @@ def test_ctc_lit_model_loss_decoding_and_torchscript():
         assert torch.isfinite(loss) and loss > 0
         assert ids.shape == (3, MAX_LENGTH)
         assert torch.equal(script(lit)(x), lit(x))  # the vectorized decode scripts faithfully
+
+
+def test_hybrid_ctc_attention_loss_mixes_both_losses_and_trains_the_ctc_head():
+    torch.manual_seed(0)
+    args = {
+        **TINY_ARGS[LineCNNTransformer],
+        "tf_dropout": 0.0,
+        "fc_dropout": 0.0,
+        "ctc_weight": 0.25,
+    }
+    model = LineCNNTransformer(CONFIG, args)
+    lit = TransformerLitModel(model, args)
+    x = torch.rand(3, *CONFIG["input_dims"])
+    y = convert_strings_to_labels(["ab", "c", "de"], INVERSE_MAPPING, MAX_LENGTH)
+
+    loss = lit._loss(x, y)
+    logits, ctc_logits = model.teacher_forward_with_ctc(x, y[:, :-1])
+    assert ctc_logits.shape == (3, len(MAPPING), model.line_cnn.num_windows)  # (B, C, Sx)
+    attention = lit.loss_fn(logits, y[:, 1:])
+    ctc = lit.ctc_loss_from_logits(ctc_logits, y)
+    assert torch.allclose(loss, 0.75 * attention + 0.25 * ctc)
+    loss.backward()
+    assert model.ctc_head.weight.grad.abs().sum() > 0
+
+    # Without the flag there is no head (no unused parameters) and the loss is plain CE.
+    plain = LineCNNTransformer(CONFIG, TINY_ARGS[LineCNNTransformer])
+    assert plain.ctc_head is None
+    with pytest.raises(ValueError, match="no CTC head"):
+        TransformerLitModel(ResnetTransformer(CONFIG, TINY_ARGS[ResnetTransformer]), args)
+    with pytest.raises(ValueError, match=r"\[0, 1\)"):
+        TransformerLitModel(model, {"ctc_weight": 1.0})
 
 
 # ---------------------------------------------------------------- ids -> strings

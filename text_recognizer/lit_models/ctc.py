@@ -17,7 +17,7 @@ from torch import nn
 
 from text_recognizer.lit_models.transformer import TransformerLitModel
 from text_recognizer.lit_models.util import ctc_greedy_decode
-from text_recognizer.metadata.emnist import BLANK, SPECIAL_TOKENS
+from text_recognizer.metadata.emnist import BLANK
 
 
 class CTCLitModel(TransformerLitModel):
@@ -31,12 +31,9 @@ class CTCLitModel(TransformerLitModel):
 
     def __init__(self, model: nn.Module, args: argparse.Namespace | dict | None = None) -> None:
         super().__init__(model, args)
-        self.blank_index = self.mapping.index(BLANK)
-        self.special_indices = [self.mapping.index(t) for t in SPECIAL_TOKENS if t in self.mapping]
+        if self.blank_index < 0:
+            raise ValueError(f"CTC needs {BLANK} in the mapping")
         self.max_output_length = int(self.data_config["output_dims"][0])
-        # zero_infinity: a target longer than the model's S windows cannot be aligned; such a
-        # batch then adds 0 to the loss instead of inf (which would turn every weight to NaN).
-        self.ctc_loss = nn.CTCLoss(blank=self.blank_index, zero_infinity=True)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         """(B, 1, H, W) -> (B, max_output_length) token ids, greedily CTC-decoded."""
@@ -47,16 +44,6 @@ class CTCLitModel(TransformerLitModel):
         return ctc_greedy_decode(
             logits, self.blank_index, self.padding_index, self.max_output_length
         )
-
-    def ctc_loss_from_logits(self, logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """CTC loss of (B, C, S) logits against label rows (B, Sy)."""
-        log_probs = torch.log_softmax(logits, dim=1).permute(2, 0, 1)  # (S, B, C)
-        num_windows, batch_size = log_probs.shape[0], log_probs.shape[1]
-        is_text = ~torch.isin(y, torch.tensor(self.special_indices, device=y.device))  # (B, Sy)
-        targets = y[is_text]  # all texts concatenated, row by row
-        target_lengths = is_text.sum(dim=1)  # (B,)
-        input_lengths = torch.full((batch_size,), num_windows, dtype=torch.long, device=y.device)
-        return self.ctc_loss(log_probs, targets, input_lengths, target_lengths)
 
     def _loss(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.ctc_loss_from_logits(self.model(x), y)
