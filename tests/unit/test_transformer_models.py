@@ -300,6 +300,8 @@ def test_hybrid_ctc_attention_loss_mixes_both_losses_and_trains_the_ctc_head():
     # Without the flag there is no head (no unused parameters) and the loss is plain CE.
     plain = LineCNNTransformer(CONFIG, TINY_ARGS[LineCNNTransformer])
     assert plain.ctc_head is None
+    with pytest.raises(ValueError, match="no CTC head"):  # built without the flag
+        TransformerLitModel(plain, {"ctc_weight": 0.25})
     with pytest.raises(ValueError, match="no CTC head"):
         TransformerLitModel(ResnetTransformer(CONFIG, TINY_ARGS[ResnetTransformer]), args)
     with pytest.raises(ValueError, match=r"\[0, 1\)"):

@@ -49,7 +49,7 @@ class TransformerLitModel(BaseLitModel):
         self.ctc_weight = float(self.args.get("ctc_weight", CTC_WEIGHT))
         if not 0.0 <= self.ctc_weight < 1.0:
             raise ValueError(f"ctc_weight must be in [0, 1), got {self.ctc_weight}")
-        if self.ctc_weight > 0 and not hasattr(model, "teacher_forward_with_ctc"):
+        if self.ctc_weight > 0 and getattr(model, "ctc_head", None) is None:
             raise ValueError(f"{type(model).__name__} has no CTC head for --ctc_weight")
         self.blank_index = self.mapping.index(BLANK) if BLANK in self.mapping else -1
         self.special_indices = [self.mapping.index(t) for t in SPECIAL_TOKENS if t in self.mapping]

@@ -3,8 +3,9 @@
 A stack of 3x3 convolutions shrinks the line image (1, H, W) by 8 in height and by
 ``width_downsample`` (8, or 4 for small handwriting) in width; a last convolution then looks
 at windows of ``window_width`` pixels every ``window_stride`` pixels and collapses the height,
-so the image becomes a sequence of S feature vectors along the width. A linear classifier turns each into character logits (B, C, S): exactly what CTC
-loss wants, since CTC learns which windows show which character (and which show none).
+so the image becomes a sequence of S feature vectors along the width. A linear classifier
+turns each into character logits (B, C, S): exactly what CTC loss wants, since CTC learns
+which windows show which character (and which show none).
 """
 
 from __future__ import annotations
@@ -20,8 +21,7 @@ FC_DIM = 256
 FC_DROPOUT = 0.2
 WINDOW_WIDTH = 16
 WINDOW_STRIDE = 8
-DOWNSAMPLE = 8  # the conv stack halves the height three times...
-WIDTH_DOWNSAMPLE = 8  # ...and the width three times too (or twice, with 4)
+WIDTH_DOWNSAMPLE = 8  # the conv stack halves the height 3 times, the width 3 (or 2) times
 
 
 def num_windows(
