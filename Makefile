@@ -36,7 +36,7 @@ help: ## List every target with one line each
 	  /^[a-zA-Z0-9_-]+:.*##/ {printf "  %-18s %s\n", $$1, $$2}' $(MAKEFILE_LIST)
 
 .PHONY: install
-install: $(STAMP_PY) $(STAMP_SYS) ## Create .venv, pip-sync the pinned requirements, install the package (no-op when up to date)
+install: $(STAMP_PY) $(STAMP_SYS) fonts ## Create .venv, pip-sync the pinned requirements, install the package (no-op when up to date)
 
 $(STAMP_PY): $(REQS) pyproject.toml
 	@echo ">>> creating $(VENV) and syncing pinned requirements"
@@ -51,6 +51,14 @@ $(STAMP_PY): $(REQS) pyproject.toml
 $(STAMP_SYS): scripts/install_system_deps.sh
 	@bash scripts/install_system_deps.sh
 	@mkdir -p $(VENV) && touch $@
+
+.PHONY: fonts
+fonts: ## Install the handwriting fonts from npm (pinned + checksummed in fonts/; skipped without npm)
+	@bash scripts/install_fonts.sh
+
+.PHONY: font-manifest
+font-manifest: install ## Rewrite fonts/MANIFEST.md: every npm font family, its licence, and whether it is used
+	$(BIN)/python scripts/font_manifest.py
 
 .PHONY: pip-tools
 pip-tools: ## Recompile requirements/*.in into pinned *.txt and sync .venv to them
@@ -103,7 +111,7 @@ train: install ## Train a model: make train ARGS="--data_class Digits --model_cl
 	$(BIN)/text-recognizer train $(ARGS)
 
 .PHONY: release-model
-release-model: install ## Train, evaluate and stage the release recognizer into text_recognizer/artifacts/ (~40 min on 2 CPU cores)
+release-model: install ## Train, evaluate and stage the release recognizer into text_recognizer/artifacts/ (~75 min on 2 CPU cores)
 	bash scripts/release_model.sh
 
 .PHONY: app

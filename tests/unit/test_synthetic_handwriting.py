@@ -63,9 +63,10 @@ def test_fonts_have_the_public_fields_and_hershey_is_always_there():
     assert font_families(HERSHEY) == sorted({f.family for f in HERSHEY})
 
 
-def test_without_system_fonts_everything_still_works(monkeypatch, tmp_path):
+def test_without_system_or_npm_fonts_everything_still_works(monkeypatch, tmp_path):
     monkeypatch.setattr(fonts_module, "SYSTEM_FONT_DIRS", (str(tmp_path),))
     monkeypatch.delenv(fonts_module.FONT_DIRS_ENV, raising=False)
+    monkeypatch.setenv(fonts_module.FONTSOURCE_ENV, str(tmp_path / "no-npm-fonts"))
     fonts = list_fonts()
     assert fonts and {f.kind for f in fonts} == {"hershey"}
     image = render_line("Hershey only", 0, height=32, fonts=fonts)

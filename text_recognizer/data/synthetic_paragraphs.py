@@ -40,7 +40,7 @@ import numpy as np
 from PIL import Image
 
 from text_recognizer.data.synthetic import render_line, sample_style
-from text_recognizer.data.synthetic.augment import INK_GRAY, compose
+from text_recognizer.data.synthetic.augment import INK_GRAY, compose, scan
 from text_recognizer.data.synthetic.fonts import FontSpec
 from text_recognizer.data.synthetic_lines import (
     SyntheticTextImages,
@@ -114,8 +114,9 @@ def render_paragraph(
     line_height: int = 48,
     fonts: Sequence[FontSpec] | None = None,
 ) -> tuple[Image.Image, list[Box], str]:
-    """Render ``lines`` as one writer's paragraph: an ``L`` page (dark ink on light paper),
-    one ink box ``(x0, y0, x1, y1)`` per line, and the font's name.
+    """Render ``lines`` as one writer's paragraph: an ``L`` page (dark ink on light paper,
+    or light on dark when the writer's style says so: ``Style.inverted``), one ink box
+    ``(x0, y0, x1, y1)`` per line, and the font's name.
 
     Lines are drawn on clean white (one style, slightly varied per line), stacked, and
     only then given the writer's paper, texture and noise, so the page has one sheet of
@@ -163,9 +164,9 @@ def render_paragraph(
     # Clean page -> ink coverage -> the writer's paper (ink density and blur already applied).
     alpha = (255.0 - page) / (255.0 * (1.0 - INK_GRAY))
     coverage = Image.fromarray(np.clip(alpha * 255.0 + 0.5, 0, 255).astype(np.uint8))
-    paper = dataclasses.replace(style, blur=0.0, ink=1.0, ink_texture=0.0)
-    image = Image.fromarray(compose(coverage, paper, rng, cap_px=style.size * line_height))
-    return image, boxes, style.font.name
+    paper = dataclasses.replace(style, blur=0.0, ink=1.0, ink_texture=0.0, pencil_grain=0.0)
+    page = compose(coverage, paper, rng, cap_px=style.size * line_height)
+    return Image.fromarray(scan(page, style, rng)), boxes, style.font.name
 
 
 def _render_paragraphs_job(job: tuple) -> list[dict[str, Any]]:

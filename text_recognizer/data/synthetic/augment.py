@@ -4,13 +4,16 @@ Geometry acts on *points* (the glyph paths) before rasterization: a slant, a til
 baseline and a smooth elastic field are a few NumPy operations on a few thousand points,
 where warping the image would cost a resampling of every pixel.
 
-Photometry acts on the rasterized ink *coverage* (0..255): blur, ink density, paper
-brightness and texture, and per-pixel noise, composed into dark ink on light paper.
+Photometry acts on the rasterized ink *coverage* (0..255): blur, ink density, pencil
+grain, paper brightness and texture, and per-pixel noise, composed into dark ink on light
+paper. :func:`scan` then gives a whole page what a camera or scanner adds: uneven light,
+JPEG artefacts, and sometimes the light-on-dark polarity of IAM crops.
 """
 
 from __future__ import annotations
 
 import functools
+import io
 from dataclasses import dataclass
 
 import numpy as np
@@ -188,6 +191,9 @@ def compose(
         )
     else:
         alpha = alpha * style.ink
+    if style.pencil_grain > 0.01:  # graphite skips over the paper's tooth: pixel-scale gaps
+        grain = np.clip(0.5 + 0.5 * pixel_noise(rng, height, width), 0.0, 1.0)
+        alpha = alpha * (1.0 - style.pencil_grain * grain)
     paper = style.paper
     if style.paper_texture > 0.005:
         paper = paper * (1.0 - style.paper_texture * smooth_field(rng, height, width, 2 * cell))
@@ -195,3 +201,30 @@ def compose(
     if style.noise > 0.002:
         page = page + style.noise * pixel_noise(rng, height, width)
     return np.clip(page * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def scan(page: np.ndarray, style: Style, rng: np.random.Generator) -> np.ndarray:
+    """A composed uint8 page (dark ink on light paper) as a camera or scanner returns it:
+    a smooth illumination gradient (``style.shading``), JPEG re-encoding
+    (``style.jpeg_quality``), and inverted polarity (``style.inverted``).
+
+    >>> page = np.full((20, 30), 250, np.uint8)
+    >>> style = Style(None, *[0.0] * 21, shading=0.4, inverted=True)
+    >>> out = scan(page, style, np.random.default_rng(0))
+    >>> out.shape, bool(out.mean() < 128), bool(out.std() > 1)
+    ((20, 30), True, True)
+    """
+    out = page.astype(np.float32)
+    if style.shading > 0.005:  # a linear ramp at a random angle, darkest in one corner
+        height, width = out.shape
+        angle = rng.uniform(0.0, 2 * np.pi)
+        ys, xs = np.mgrid[0:height, 0:width].astype(np.float32)
+        ramp = np.cos(angle) * xs / max(width, 1) + np.sin(angle) * ys / max(height, 1)
+        ramp = (ramp - ramp.min()) / max(float(np.ptp(ramp)), 1e-6)  # 0..1
+        out = out * (1.0 - style.shading * ramp)
+    out = np.clip(out + 0.5, 0, 255).astype(np.uint8)
+    if style.jpeg_quality:
+        buffer = io.BytesIO()
+        Image.fromarray(out).save(buffer, format="JPEG", quality=int(style.jpeg_quality))
+        out = np.asarray(Image.open(io.BytesIO(buffer.getvalue())).convert("L"))
+    return 255 - out if style.inverted else out

@@ -11,10 +11,17 @@ cheap NumPy transform of a few hundred points instead of a warp of a whole image
 Fonts come in *families* (e.g. "Hershey Script" holds ``scripts`` and ``scriptc``); datasets
 select fonts by family or name, so a whole family can be held out for testing.
 
-Hershey fonts ship inside the ``hershey-fonts`` package, so generation always works. System
-fonts are used when they look like handwriting (file or family name) and pass quality checks
-(full character set, real lowercase letters, solid strokes); ``TEXT_RECOGNIZER_FONT_DIRS``
-(``os.pathsep``-separated) adds folders whose fonts are all considered handwriting.
+Hershey fonts ship inside the ``hershey-fonts`` package, so generation always works. Three
+more sources add outline fonts, each checked for quality (full character set, real lowercase
+letters, solid strokes) before use:
+
+- the Google Fonts handwriting faces that ``make fonts`` installs from the npm registry
+  (``fonts/package.json`` pins each ``@fontsource/<family>`` package; ``npm ci`` checks every
+  tarball against the sha512 in ``fonts/package-lock.json``; ``fonts/MANIFEST.md`` lists each
+  family with its licence). Where npm is absent, everything works without them;
+- system fonts whose file or family name looks like handwriting (Debian's ``fonts-*``);
+- ``TEXT_RECOGNIZER_FONT_DIRS`` (``os.pathsep``-separated): folders whose fonts are all
+  considered handwriting.
 """
 
 from __future__ import annotations
@@ -66,10 +73,13 @@ SYSTEM_FONT_DIRS = (
     "C:/Windows/Fonts",
 )
 FONT_DIRS_ENV = "TEXT_RECOGNIZER_FONT_DIRS"
-FONT_SUFFIXES = (".ttf", ".otf")
-# Glyphs drawn with one stroke in any normal font: an outline ("hollow") or sketched font
-# needs two or more contours for them.
-_SINGLE_STROKE_CHARS = "1ILTVZlvz-/"
+FONT_SUFFIXES = (".ttf", ".otf", ".woff")  # fontTools reads WOFF (zlib) without extras
+# Where `make fonts` puts the npm packages (override: $TEXT_RECOGNIZER_FONTSOURCE_DIR)
+FONTSOURCE_ENV = "TEXT_RECOGNIZER_FONTSOURCE_DIR"
+FONTSOURCE_DIR = Path(__file__).resolve().parents[3] / "fonts" / "node_modules" / "@fontsource"
+# Marks drawn as solid blobs in any normal hand, cursive included (a cursive "l" has a loop,
+# a hyphen never has one): an outline ("hollow") font has a hole inside them.
+_SINGLE_STROKE_CHARS = "-/.,':!"
 _FLATTEN_STEPS_PER_CAP = 10.0  # curve segments per cap height of curve length
 _CAP_REFERENCE_CHAR = "H"
 
@@ -162,21 +172,41 @@ def font_dirs() -> list[Path]:
     return [Path(p).expanduser() for p in (*extra, *SYSTEM_FONT_DIRS)]
 
 
+def fontsource_dir() -> Path:
+    """The folder of ``@fontsource`` packages that ``make fonts`` installs."""
+    return Path(os.environ.get(FONTSOURCE_ENV) or FONTSOURCE_DIR).expanduser()
+
+
+def fontsource_files(root: Path | None = None) -> list[tuple[Path, dict]]:
+    """``(font file, package metadata)`` for every handwriting package under ``root``: its
+    Latin, regular-weight, upright WOFF (one file per family: weights are not new hands)."""
+    import json
+
+    root = fontsource_dir() if root is None else root
+    found = []
+    for package in sorted(root.glob("*/metadata.json")) if root.is_dir() else []:
+        meta = json.loads(package.read_text())
+        path = package.parent / "files" / f"{package.parent.name}-latin-400-normal.woff"
+        if meta.get("category") == "handwriting" and path.is_file():
+            found.append((path, meta))
+    return found
+
+
 def _check_outline_font(path: Path) -> tuple[str, str, str]:
     """Return (family, subfamily, reason) where reason is "" for a usable font.
 
     Usable means: every CHARSET character has a glyph, lowercase letters are real lowercase
-    (not small capitals: their x-height is clearly below the cap height), and simple
+    (not small capitals: their x-height is clearly below the cap height, and "bdhkl" rise
+    clearly above it), and simple
     characters are solid single contours (not hollow "outline" or sketched lettering).
     """
     from fontTools.pens.boundsPen import BoundsPen
-    from fontTools.pens.recordingPen import RecordingPen
     from fontTools.ttLib import TTFont
 
     try:
         font = TTFont(str(path), lazy=True, fontNumber=0)
         names = font["name"]
-        family = names.getDebugName(16) or names.getDebugName(1) or path.stem
+        family = (names.getDebugName(16) or names.getDebugName(1) or path.stem).strip()
         subfamily = names.getDebugName(17) or names.getDebugName(2) or ""
         cmap = font.getBestCmap() or {}
     except Exception as error:
@@ -192,23 +222,41 @@ def _check_outline_font(path: Path) -> tuple[str, str, str]:
         return pen.bounds[3] if pen.bounds else 0.0
 
     cap, x_height = top("H"), np.median([top(c) for c in "xuvz"])
-    if cap <= 0 or x_height > 0.8 * cap:
+    ascender = np.median([top(c) for c in "bdhkl"])  # above the x-height in real lowercase
+    if cap <= 0 or x_height > 0.8 * cap or ascender < 1.2 * x_height:
         return family, subfamily, "no real lowercase (small capitals)"
-    contours = []
+    # A hollow letter is an outline with a hole inside it; a script font's overlapping
+    # strokes are several contours too, but none of them is a hole.
+    holes = []
     for char in _SINGLE_STROKE_CHARS:
-        pen = RecordingPen()
-        glyph_set[cmap[ord(char)]].draw(pen)
-        contours.append(sum(op in ("closePath", "endPath") for op, _ in pen.value))
-    if np.median(contours) >= 2:
+        flatten = _FlattenPen(glyph_set, _FLATTEN_STEPS_PER_CAP / max(cap, 1.0))
+        glyph_set[cmap[ord(char)]].draw(flatten.pen)
+        flatten._close()
+        holes.append(int(_contour_roles(flatten.contours)[0].sum()) if flatten.contours else 0)
+    if np.median(holes) >= 1:
         return family, subfamily, "hollow or sketched outlines"
     return family, subfamily, ""
 
 
 @functools.lru_cache(maxsize=8)
-def _discover_outline_fonts(dirs: tuple[Path, ...], extra: tuple[Path, ...]) -> tuple:
-    """Scan ``dirs`` once; returns (accepted FontSpecs, rejected (path, reason) pairs)."""
+def _discover_outline_fonts(
+    dirs: tuple[Path, ...], extra: tuple[Path, ...], fontsource: Path
+) -> tuple:
+    """Scan once; returns (accepted FontSpecs, rejected (path, reason) pairs)."""
     accepted: dict[tuple[str, str], FontSpec] = {}
     rejected: list[tuple[str, str]] = []
+
+    def consider(path: Path) -> None:
+        family, subfamily, reason = _check_outline_font(path)
+        if reason:
+            rejected.append((str(path), reason))
+        elif (family, subfamily) in accepted:  # the same font installed twice
+            rejected.append((str(path), f"duplicate of {accepted[family, subfamily].source}"))
+        else:
+            accepted[family, subfamily] = FontSpec(family, f"ttf:{path.stem}", "ttf", str(path))
+
+    for path, _ in fontsource_files(fontsource):
+        consider(path)
     for directory in dirs:
         if not directory.is_dir():
             continue
@@ -218,13 +266,7 @@ def _discover_outline_fonts(dirs: tuple[Path, ...], extra: tuple[Path, ...]) -> 
                 continue
             if not trusted and not looks_like_handwriting(str(path.relative_to(directory))):
                 continue
-            family, subfamily, reason = _check_outline_font(path)
-            if reason:
-                rejected.append((str(path), reason))
-            elif (family, subfamily) in accepted:  # the same font installed twice
-                rejected.append((str(path), f"duplicate of {accepted[family, subfamily].source}"))
-            else:
-                accepted[family, subfamily] = FontSpec(family, f"ttf:{path.stem}", "ttf", str(path))
+            consider(path)
     return tuple(sorted(accepted.values())), tuple(rejected)
 
 
@@ -235,7 +277,7 @@ def _outline_fonts() -> tuple[tuple[FontSpec, ...], tuple[tuple[str, str], ...]]
         import fontTools  # noqa: F401
     except ImportError:  # pragma: no cover - fontTools comes with matplotlib
         return (), ()
-    return _discover_outline_fonts(tuple(dirs), tuple(extra))
+    return _discover_outline_fonts(tuple(dirs), tuple(extra), fontsource_dir())
 
 
 def list_fonts(

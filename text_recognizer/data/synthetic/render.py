@@ -146,7 +146,7 @@ def _pen_widths(
     """Per-path pen widths (px): the writer's pen, with a little pressure variation."""
     if fg.closed:
         return np.zeros(n_paths, np.float32)
-    return (style.pen_width * cap_px * rng.uniform(0.85, 1.15, n_paths)).astype(np.float32)
+    return (style.pen_width * cap_px * rng.uniform(0.7, 1.3, n_paths)).astype(np.float32)
 
 
 def _line_scene(text: str, style: Style, rng: np.random.Generator, height: int) -> _Scene:

@@ -42,6 +42,12 @@ class Style:
     paper_texture: float  # 0..1: low-frequency blotches in the paper
     noise: float  # std of per-pixel noise, as a fraction of the full range
     margin: float  # empty space left and right of the ink
+    # Pencil and scan effects (defaults: none). Grain acts on the ink of every sample; the
+    # page-level ones (shading, JPEG, polarity) only on whole pages (augment.scan).
+    pencil_grain: float = 0.0  # 0..1: fine-grained gaps in the stroke (graphite on paper)
+    shading: float = 0.0  # 0..1: depth of a smooth illumination gradient (a phone's shadow)
+    jpeg_quality: int = 0  # JPEG re-encoding quality, 0 = none
+    inverted: bool = False  # light ink on a dark page (IAM crops as FSDL ships them)
 
 
 # The parameter ranges, chosen by eye so that every draw stays legible: strong variation
@@ -50,7 +56,7 @@ class Style:
 RANGES: dict[str, tuple[float, ...]] = {
     "size": (0.34, 0.46),
     "baseline": (0.3, 0.7),
-    "pen_width": (0.06, 0.16),
+    "pen_width": (0.04, 0.2),
     "wobble_amplitude": (0.0, 0.1, 0.5),
     "wobble_wavelength": (4.0, 12.0),
     "glyph_jitter": (0.005, 0.06, 0.7),
@@ -60,16 +66,22 @@ RANGES: dict[str, tuple[float, ...]] = {
     "x_height_scale": (0.9, 1.12),
     "elastic_amplitude": (0.0, 0.07, 0.6),
     "elastic_wavelength": (0.7, 1.8),
-    "blur": (0.0, 0.9),
-    "ink": (0.65, 1.0),
-    "ink_texture": (0.0, 0.35),
-    "paper": (0.82, 1.0),
-    "paper_texture": (0.0, 0.08),
-    "noise": (0.0, 0.05),
+    "blur": (0.0, 1.1),
+    "ink": (0.5, 1.0),
+    "ink_texture": (0.0, 0.45),
+    "paper": (0.75, 1.0),
+    "paper_texture": (0.0, 0.14),
+    "noise": (0.0, 0.06),
     "margin": (0.1, 0.5),
 }
 SLANT_MEAN, SLANT_STD, SLANT_RANGE = 0.12, 0.18, (-0.3, 0.5)  # most hands lean right
 ROTATION_STD = 0.8  # degrees
+# How often a writer uses a pencil, a page is photographed in uneven light, saved as a
+# JPEG, or stored light-on-dark; and the ranges when it is.
+PENCIL_P, PENCIL_GRAIN = 0.25, (0.2, 0.6)
+SHADING_P, SHADING = 0.3, (0.1, 0.4)
+JPEG_P, JPEG_QUALITY = 0.3, (25, 85)
+INVERTED_P = 0.1
 
 
 def sample_style(rng: np.random.Generator | int, fonts: Sequence[FontSpec] | None = None) -> Style:
@@ -99,4 +111,14 @@ def sample_style(rng: np.random.Generator | int, fonts: Sequence[FontSpec] | Non
     normal1, normal2 = radius * math.cos(2 * math.pi * u2), radius * math.sin(2 * math.pi * u2)
     values["slant"] = min(max(SLANT_MEAN + SLANT_STD * normal1, SLANT_RANGE[0]), SLANT_RANGE[1])
     values["rotation"] = ROTATION_STD * normal2
+    coins, amounts = rng.random(4).tolist(), rng.random(3).tolist()
+    if coins[0] < PENCIL_P:
+        values["pencil_grain"] = PENCIL_GRAIN[0] + (PENCIL_GRAIN[1] - PENCIL_GRAIN[0]) * amounts[0]
+    if coins[1] < SHADING_P:
+        values["shading"] = SHADING[0] + (SHADING[1] - SHADING[0]) * amounts[1]
+    if coins[2] < JPEG_P:
+        values["jpeg_quality"] = round(
+            JPEG_QUALITY[0] + (JPEG_QUALITY[1] - JPEG_QUALITY[0]) * amounts[2]
+        )
+    values["inverted"] = coins[3] < INVERTED_P
     return Style(font=font, **values)
