@@ -8,9 +8,11 @@ plus ``card.json``: the mapping, the stem and segmenter settings, metrics and li
 Reading a paragraph::
 
     image (path, URL, bytes, base64, PIL; any mode or size)
-      -> util.read_image_pil (EXIF rotation, decompression-bomb guard) -> grayscale
-      -> stems.segment.segment_lines: one band per text line (the SAME code made the
-         training crops) -> crop_line -> LineStripStem: (1, 32, w) tensors, ink ~ 1
+      -> util.read_image_pil (EXIF rotation, decompression-bomb guard)
+      -> stems.segment.read_page_lines (the SAME code made the training crops):
+         stems.normalize.normalize_page (light-on-dark inverted, shadows and paper tint
+         flattened: dark ink on white) -> segment_lines: one band per text line
+      -> crop_line -> LineStripStem: (1, 32, w) tensors, ink ~ 1
       -> lines of equal width are stacked and read in one call: logits (B, C, T)
       -> greedy CTC decoding (argmax per column, merge repeats, drop blanks), in NumPy,
          shared by every backend -> line texts joined by "\\n".
@@ -35,8 +37,8 @@ from typing import Any
 import numpy as np
 from PIL import Image
 
-from text_recognizer.stems.segment import LineStripStem, crop_line, segment_lines
-from text_recognizer.util import ImageReadError, read_image_pil, to_grayscale
+from text_recognizer.stems.segment import LineStripStem, crop_line, read_page_lines
+from text_recognizer.util import ImageReadError, read_image_pil
 
 ImageLike = str | os.PathLike | bytes | Image.Image
 DEFAULT_NAME = "paragraph_text_recognizer"
@@ -198,8 +200,7 @@ class ParagraphTextRecognizer:
         self, image: ImageLike
     ) -> tuple[list[tuple[int, int, int, int]], list[np.ndarray]]:
         """Image -> (line boxes, line tensors (1, H, w) as float32 arrays)."""
-        page = to_grayscale(read_image_pil(image))
-        lines = segment_lines(page)
+        page, lines = read_page_lines(read_image_pil(image))
         tensors = [self.stem(crop_line(page, line, self.crop_margin)).numpy() for line in lines]
         return [line.box for line in lines], tensors
 

@@ -62,3 +62,18 @@ def test_quality_gate(card, sample, readings):
 
 def test_torchscript_and_onnx_agree(readings):
     assert readings["torchscript"] == readings["onnx"]
+
+
+def test_iam_style_inverted_pages_read_as_well(sample, readings):
+    """IAM crops as FSDL ships them are light ink on black: the same pages inverted must
+    read within 1 CER point of the pages as rendered (polarity is normalized first)."""
+    from PIL import ImageOps
+
+    from text_recognizer.training import stage
+
+    images, texts, families = sample
+    inverted = [ImageOps.invert(image.convert("L")) for image in images]
+    read = [p.text for p in ParagraphTextRecognizer().predict_batch(inverted)]
+    as_rendered = stage.score(readings["torchscript"], texts, families, set())["cer"]
+    as_iam = stage.score(read, texts, families, set())["cer"]
+    assert abs(as_iam - as_rendered) <= 0.01, (as_iam, as_rendered)

@@ -54,7 +54,7 @@ from text_recognizer.stems.segment import (
     LineStripStem,
     crop_line,
     pad_batch,
-    segment_lines,
+    read_page_lines,
     segmenter_config,
 )
 
@@ -72,8 +72,7 @@ def _segment_pages_job(job: tuple) -> list[dict[str, Any]]:
     pages = CachedImages(Path(directory), torch.zeros(len(_shapes(directory)), 1), None)
     out = []
     for index, lines in zip(indices, truths):
-        image = pages.image(index)
-        found = segment_lines(image)
+        image, found = read_page_lines(pages.image(index))  # exactly as at inference
         entry: dict[str, Any] = {"page": index, "found": len(found), "expected": len(lines)}
         if len(found) == len(lines):
             entry["crops"] = [np.asarray(crop_line(image, line, CROP_MARGIN)) for line in found]

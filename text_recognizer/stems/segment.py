@@ -5,7 +5,8 @@ CTC line reader. Step 1 is classic document analysis, no learning, and it is par
 SHARED preprocessing: training crops come from this very code, so the reader learns on
 exactly the crops it will see at inference (including the segmenter's mistakes).
 
-How it works (horizontal projection profile)::
+How it works (horizontal projection profile), after :func:`read_page_lines` has normalized
+the page (polarity, illumination: ``stems/normalize.py``)::
 
     grayscale, invert, normalize contrast (ImageStem.prepare: ink ~ 1)   # at most 1600 px
     -> ink mask (box blur, then a threshold: lone noisy pixels fade away)
@@ -13,7 +14,7 @@ How it works (horizontal projection profile)::
     -> row profile along that angle (ink per row), smoothed at the scale of a line
     -> blank rows separate lines; inside a run of ink, cut at valleys that dip below half of
        the peaks on BOTH sides (lines that touch), if both sides are at least half a line
-       tall (an ascender zone is not a line); specks join their neighbour
+       tall (an ascender zone is not a line); specks join their nearer neighbour
     -> each line is trimmed to its ink, horizontally too.
 
 A line is returned as a :class:`TextLine`: its axis-aligned ``box`` (x0, y0, x1, y1) in
@@ -44,9 +45,10 @@ from text_recognizer.stems.image import (
     scaled_size,
 )
 from text_recognizer.stems.line import LineStem
+from text_recognizer.stems.normalize import normalize_page, normalizer_config
 from text_recognizer.util import to_grayscale
 
-SEGMENTER_VERSION = 1  # bump when segmentation changes its output (it is in fingerprints)
+SEGMENTER_VERSION = 2  # bump when segmentation changes its output (it is in fingerprints)
 WORK_MAX_SIDE = 1600  # segment a copy at most this large: fast, and plenty for line bands
 INK_THRESHOLD = 0.35  # blurred, normalized ink above this is ink
 MAX_SKEW_DEGREES = 4.0  # skew angles tried: -4..4 degrees ...
@@ -72,6 +74,7 @@ def segmenter_config() -> dict[str, Any]:
     """Every constant that shapes the segmentation (for model cards and fingerprints)."""
     return {
         "version": SEGMENTER_VERSION,
+        "normalizer": normalizer_config(),
         "work_max_side": WORK_MAX_SIDE,
         "ink_threshold": INK_THRESHOLD,
         "max_skew_degrees": MAX_SKEW_DEGREES,
@@ -250,19 +253,39 @@ def _bands(profile: np.ndarray) -> list[tuple[int, int]]:
     parts = _parts(profile, max(3, typical // 3), max(2, int(MIN_PART_FRACTION * typical)))
     if not parts:
         return []
-    typical = int(np.median([b - a for a, b in parts]))
-    # Specks (an i-dot, a stain) join the nearer neighbouring line instead of being read.
-    merged: list[list[int]] = []
-    for a, b in parts:
-        if merged and (b - a < SPECK_FRACTION * typical or _is_speck(merged[-1], typical)):
-            merged[-1][1] = b  # extend the previous line over the gap and the speck
-        else:
-            merged.append([a, b])
-    return [(a, b) for a, b in merged]
+    return merge_specks(parts)
 
 
-def _is_speck(part: list[int], typical: int) -> bool:
-    return part[1] - part[0] < SPECK_FRACTION * typical
+def merge_specks(parts: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Join specks (an i-dot, a stain, the top of a lone ascender) to the NEARER line.
+
+    A speck is a part thinner than ``SPECK_FRACTION`` of a typical line, measured over the
+    parts at least half as tall as the tallest: with one word and two ascender pieces, the
+    median part would be a piece, and the pieces would be read as lines.
+
+    >>> merge_specks([(0, 7), (12, 21), (22, 63)])  # a word whose ascenders came apart
+    [(0, 63)]
+    >>> merge_specks([(0, 20), (30, 50), (52, 55), (70, 90)])  # a stain near line 2
+    [(0, 20), (30, 55), (70, 90)]
+    """
+    heights = [b - a for a, b in parts]
+    typical = float(np.median([h for h in heights if h >= 0.5 * max(heights)]))
+    lines = [list(p) for p, h in zip(parts, heights) if h >= SPECK_FRACTION * typical]
+    if not lines:
+        return [(parts[0][0], parts[-1][1])]
+    for a, b in (p for p, h in zip(parts, heights) if h < SPECK_FRACTION * typical):
+        distance = [max(line[0] - b, a - line[1], 0) for line in lines]
+        nearest = lines[int(np.argmin(distance))]
+        nearest[0], nearest[1] = min(nearest[0], a), max(nearest[1], b)
+    return [(a, b) for a, b in lines]
+
+
+def read_page_lines(image: Image.Image) -> tuple[Image.Image, list[TextLine]]:
+    """The ONE entry point of preprocessing for training crops and for inference: the page
+    normalized (:func:`~text_recognizer.stems.normalize.normalize_page`: dark ink on flat
+    white, whatever came in) and its lines, for :func:`crop_line`."""
+    page = normalize_page(image)
+    return page, segment_lines(page)
 
 
 def crop_line(image: Image.Image, line: TextLine, margin: float = 0.08) -> Image.Image:

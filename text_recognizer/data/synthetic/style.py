@@ -67,7 +67,7 @@ RANGES: dict[str, tuple[float, ...]] = {
     "elastic_amplitude": (0.0, 0.07, 0.6),
     "elastic_wavelength": (0.7, 1.8),
     "blur": (0.0, 1.1),
-    "ink": (0.5, 1.0),
+    "ink": (0.55, 1.0),
     "ink_texture": (0.0, 0.45),
     "paper": (0.75, 1.0),
     "paper_texture": (0.0, 0.14),
@@ -78,7 +78,7 @@ SLANT_MEAN, SLANT_STD, SLANT_RANGE = 0.12, 0.18, (-0.3, 0.5)  # most hands lean 
 ROTATION_STD = 0.8  # degrees
 # How often a writer uses a pencil, a page is photographed in uneven light, saved as a
 # JPEG, or stored light-on-dark; and the ranges when it is.
-PENCIL_P, PENCIL_GRAIN = 0.25, (0.2, 0.6)
+PENCIL_P, PENCIL_GRAIN = 0.25, (0.15, 0.45)
 SHADING_P, SHADING = 0.3, (0.1, 0.4)
 JPEG_P, JPEG_QUALITY = 0.3, (25, 85)
 INVERTED_P = 0.1
