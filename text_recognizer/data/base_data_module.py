@@ -24,6 +24,8 @@ class BaseDataModule(pl.LightningDataModule):
     (Lightning calls it on one process only).
     """
 
+    collate_fn = None  # batches of varying shapes (e.g. line widths) set their own
+
     def __init__(self, args: argparse.Namespace | dict | None = None) -> None:
         super().__init__()
         self.args = vars(args) if isinstance(args, argparse.Namespace) else dict(args or {})
@@ -72,6 +74,7 @@ class BaseDataModule(pl.LightningDataModule):
             num_workers=self.num_workers,
             pin_memory=self.on_gpu,
             persistent_workers=self.num_workers > 0,
+            collate_fn=self.collate_fn,
         )
 
     def train_dataloader(self) -> DataLoader:

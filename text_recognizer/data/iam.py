@@ -272,6 +272,12 @@ class IAM:
             default=None,
             help="SHA-256 of the mirror's file if it differs from FSDL's",
         )
+        parser.add_argument(
+            "--download_dir",
+            type=Path,
+            default=None,
+            help=f"where iamdb.zip and its extraction live (default {metadata.DL_DATA_DIRNAME})",
+        )
         return parser
 
     # ------------------------------------------------------------ download and extract

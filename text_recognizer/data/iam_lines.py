@@ -115,6 +115,12 @@ class IAMLines(BaseDataModule):
     def add_to_argparse(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
         BaseDataModule.add_to_argparse(parser)
         IAM.add_to_argparse(parser)
+        parser.add_argument(
+            "--processed_dir",
+            type=Path,
+            default=None,
+            help=f"cache of the line crops (default {metadata.PROCESSED_DIRNAME})",
+        )
         add_image_text_args(
             parser, "line", metadata.IMAGE_HEIGHT, metadata.IMAGE_WIDTH, metadata.MAX_LABEL_LENGTH
         )

@@ -40,6 +40,7 @@ DATA_CLASSES = {
         "text_recognizer.data.synthetic_paragraph_lines:SyntheticParagraphLines"
     ),
     "IAMLines": "text_recognizer.data.iam_lines:IAMLines",
+    "IAMReleaseLines": "text_recognizer.data.iam_release_lines:IAMReleaseLines",
     "IAMParagraphs": "text_recognizer.data.iam_paragraphs:IAMParagraphs",
     "IAMSyntheticParagraphs": "text_recognizer.data.iam_synthetic_paragraphs:IAMSyntheticParagraphs",
     "AnnotatedLines": "text_recognizer.data.annotated_lines:AnnotatedLines",
