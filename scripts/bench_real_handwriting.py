@@ -24,49 +24,20 @@ import argparse
 import os
 import shutil
 import sys
-import time
 import warnings
 from collections.abc import Callable
 from pathlib import Path
 
 os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # Tesseract's OpenMP: set before it starts
 
-import numpy as np
 from PIL import Image
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing the package
 
-DEV_ENV = "TEXT_RECOGNIZER_REAL_DEV"
-DEV_DIR = REPO.parent / "shared" / "real_handwriting_dev"
+from text_recognizer import evaluation  # noqa: E402  (after the path and Tesseract setup)
+
 RESULTS = REPO / "bench" / "results"
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
-
-
-def find_examples(directory: Path) -> list[tuple[str, Path, str]]:
-    """``(name, image path, ground truth)`` for every image with a same-stem ``.txt``."""
-    examples = []
-    for image in sorted(directory.iterdir()):
-        text = image.with_suffix(".txt")
-        if image.suffix.lower() in IMAGE_SUFFIXES and text.is_file():
-            examples.append((image.stem, image, text.read_text().strip()))
-    return examples
-
-
-def edits_and_length(prediction: str, truth: str) -> tuple[int, int]:
-    """Character edits (Levenshtein) after whitespace normalization, and the truth's length.
-
-    >>> edits_and_length("brain ", "brain."), edits_and_length("a  b\\n\\nc", "a b\\nc")
-    ((1, 6), (0, 5))
-    """
-    from torchmetrics.functional.text import char_error_rate
-
-    from text_recognizer.training.stage import normalize_text
-
-    prediction, truth = normalize_text(prediction), normalize_text(truth)
-    if not truth:
-        return len(prediction), 0
-    return round(float(char_error_rate(prediction, truth)) * len(truth)), len(truth)
 
 
 def engines(threads: int) -> dict[str, Callable[[Image.Image], str]]:
@@ -77,17 +48,13 @@ def engines(threads: int) -> dict[str, Callable[[Image.Image], str]]:
 
     torch.set_num_threads(threads)
     recognizer = ParagraphTextRecognizer(backend="torchscript", num_threads=threads)
-    readers: dict[str, Callable[[Image.Image], str]] = {
-        f"ours ({recognizer.name} {recognizer.version})": recognizer.predict
-    }
+    readers = {f"ours ({recognizer.name} {recognizer.version})": recognizer.predict}
     if shutil.which("tesseract"):
         import pytesseract
 
         version = pytesseract.get_tesseract_version()
         for psm in (7, 6):
-            readers[f"Tesseract {version} --psm {psm}"] = lambda image, psm=psm: (
-                pytesseract.image_to_string(image, config=f"--psm {psm}")
-            )
+            readers[f"Tesseract {version} --psm {psm}"] = evaluation.tesseract_reader(psm)
     return readers
 
 
@@ -101,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     warnings.filterwarnings("ignore", message=r".*torch\.jit\.\w+` is deprecated")
 
-    dev = Path(os.environ.get(DEV_ENV) or DEV_DIR)
+    dev = evaluation.real_dev_dir()
     folders = ([dev] if dev.is_dir() else []) + args.images
     for folder in args.images:
         if not folder.is_dir():
@@ -109,25 +76,17 @@ def main(argv: list[str] | None = None) -> int:
     examples = [
         (f"{folder.name}/{name}", path, truth)
         for folder in folders
-        for name, path, truth in find_examples(folder)
+        for name, path, truth in evaluation.find_examples(folder)
     ]
     if not examples:
         print(
             f"no real handwriting here: {dev} is absent and no --images folder was given; nothing to measure"
         )
         return 0
-    images = {name: Image.open(path).convert("L") for name, path, _ in examples}
     readers = engines(args.threads)
-
-    results: dict[str, dict[str, tuple[str, int, int, float]]] = {}
+    results = {}
     for engine, read in readers.items():
-        read(next(iter(images.values())))  # warm-up
-        results[engine] = {}
-        for name, _, truth in examples:
-            start = time.perf_counter()
-            text = read(images[name])
-            seconds = time.perf_counter() - start
-            results[engine][name] = (text, *edits_and_length(text, truth), seconds)
+        results[engine] = evaluation.score_examples(read, examples)
         print(f"{engine}: done", flush=True)
 
     names = list(readers)
@@ -141,11 +100,9 @@ def main(argv: list[str] | None = None) -> int:
         "|---|---:|---:|---:|",
     ]
     for engine in names:
-        rows = results[engine].values()
-        edits, chars = sum(r[1] for r in rows), sum(r[2] for r in rows)
-        median = float(np.median([r[3] for r in rows]))
+        r = results[engine]
         lines.append(
-            f"| {engine} | {edits / max(chars, 1):.3f} | {edits} / {chars} | {median:.3f} |"
+            f"| {engine} | {r['cer']:.3f} | {r['edits']} / {r['chars']} | {r['median_s']:.3f} |"
         )
     lines += [
         "",
@@ -155,7 +112,7 @@ def main(argv: list[str] | None = None) -> int:
     for name, _, truth in examples:
         cells = []
         for engine in names:
-            text, edits, chars, _ = results[engine][name]
+            text, edits, chars = results[engine]["per_image"][name]
             shown = " ".join(text.split())[:60].replace("|", "\\|")
             cells.append(f"`{shown}` ({edits}/{chars})")
         lines.append(f"| {name} | `{truth[:60]}` | " + " | ".join(cells) + " |")

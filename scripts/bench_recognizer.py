@@ -192,7 +192,7 @@ def cer(predictions: Sequence[str], truths: Sequence[str]) -> float:
     >>> round(cer(["abc", "xy"], ["abd", "xy"]), 3), cer(["a  b \\n\\n c"], ["a b\\nc"])
     (0.2, 0.0)
     """
-    from text_recognizer.training.stage import normalize_text
+    from text_recognizer.evaluation import normalize_text
 
     normalized = [normalize_text(p) for p in predictions]
     return float(CharErrorRate()(normalized, list(truths)))

@@ -35,6 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from text_recognizer.evaluation import normalize_text
 from text_recognizer.metadata.emnist import BLANK
 from text_recognizer.recognizer import (
     ARTIFACTS_DIRNAME,
@@ -138,16 +139,6 @@ def cer(predictions: list[str], targets: list[str]) -> float:
     return float(CharErrorRate()(predictions, targets))
 
 
-def normalize_text(text: str) -> str:
-    """Compare paragraphs line by line: no empty lines, no trailing spaces (Tesseract pads).
-
-    >>> normalize_text("Hello  \\n\\n world\\n")
-    'Hello\\nworld'
-    """
-    lines = [" ".join(line.split()) for line in text.splitlines()]
-    return "\n".join(line for line in lines if line)
-
-
 def score(predictions: list[str], texts: list[str], families: list[str], holdout: set[str]) -> dict:
     """CER overall, on families seen in training, and on the held-out families."""
     preds = [normalize_text(p) for p in predictions]
@@ -213,9 +204,32 @@ def evaluate(
             "version": _tesseract_version(),
             "config": "--psm 6, OMP_THREAD_LIMIT=1",
         }
+    real = evaluate_real_handwriting(artifact_dir, tesseract)
+    if real:
+        results["real_handwriting"] = real
     results["load_average"] = list(os.getloadavg())
     results["cpu_count"] = os.cpu_count()
     results["torch_threads"] = torch.get_num_threads()
+    return results
+
+
+def evaluate_real_handwriting(artifact_dir: Path, tesseract: bool) -> dict[str, Any] | None:
+    """Ours (and Tesseract ``--psm 7``, its line mode) on the real-handwriting dev set, if
+    it is on this machine (:func:`text_recognizer.evaluation.real_dev_dir`)."""
+    from text_recognizer import evaluation
+
+    folder = evaluation.real_dev_dir()
+    examples = evaluation.find_examples(folder) if folder.is_dir() else []
+    if not examples:
+        return None
+    readers = {"torchscript": ParagraphTextRecognizer(artifact_dir).predict}
+    if tesseract:
+        readers["tesseract_psm7"] = evaluation.tesseract_reader(7)
+    results: dict[str, Any] = {"folder": folder.name, "images": len(examples)}
+    for key, read in readers.items():
+        scored = evaluation.score_examples(read, examples)
+        results[key] = {k: scored[k] for k in ("cer", "edits", "chars", "median_s")}
+        results[key]["texts"] = {name: text for name, (text, _, _) in scored["per_image"].items()}
     return results
 
 
@@ -275,8 +289,9 @@ ARCHITECTURE_NOTE = (
     "is shared code, so training crops equal inference crops."
 )
 KNOWN_LIMITS = [
-    "Trained only on synthetic handwriting (14 fonts in 8 families, rendered offline); real "
-    "handwriting (IAM, photos) will read much worse. See the held-out-family CER.",
+    "Trained on synthetic handwriting only ({fonts} fonts in {families} families, rendered "
+    "offline); real handwriting reads much worse than synthetic pages: see the "
+    "real-handwriting figure (3 dev lines: far too few to rank models finely).",
     "Characters outside the 79-symbol mapping (e.g. accents, currency) cannot be emitted.",
     "One column of text, roughly horizontal (skew up to ~4 degrees); tables, multi-column "
     "pages, vertical or curved text are not segmented correctly.",
@@ -303,6 +318,7 @@ def build_card(
     files: dict[str, Path],
     checkpoint: Path,
     command: str | None,
+    notes: list[str] | None = None,
 ) -> dict[str, Any]:
     from text_recognizer.stems.segment import segmenter_config
 
@@ -354,7 +370,8 @@ def build_card(
             },
         },
         "confidence": CONFIDENCE_NOTE,
-        "known_limits": KNOWN_LIMITS,
+        "known_limits": _known_limits(),
+        "notes": list(notes or []),
     }
 
 
@@ -371,6 +388,15 @@ def data_args(hparams: dict[str, Any], data_class: type) -> dict[str, Any]:
         "batch_size",
     }
     return {k: v for k, v in sorted(hparams.items()) if k in names}
+
+
+def _known_limits() -> list[str]:
+    from text_recognizer.data.synthetic import font_families, list_fonts
+
+    fonts = list_fonts()
+    return [KNOWN_LIMITS[0].format(fonts=len(fonts), families=len(font_families(fonts)))] + (
+        KNOWN_LIMITS[1:]
+    )
 
 
 def _crop_margin() -> float:
@@ -400,6 +426,11 @@ def card_markdown(card: dict[str, Any]) -> str:
         f"- Mapping: {len(card['mapping'])} classes, blank `{card['mapping'][card['blank_index']]}`"
         f" at {card['blank_index']}",
         "",
+        *(
+            ["## What changed", *[f"- {note}" for note in card["notes"]], ""]
+            if card.get("notes")
+            else []
+        ),
         "## How it was made",
         f"- Command: `{train['command']}`",
         f"- Epoch {train['epoch']}, step {train['global_step']}, seed {train['seed']}, "
@@ -436,9 +467,25 @@ def card_markdown(card: dict[str, Any]) -> str:
             f"\nTorchScript and ONNX gave the same text on {ev['parity_pages_equal']} of "
             f"{ev['torchscript']['pages']} pages."
         )
+        real = ev.get("real_handwriting")
+        if real:
+            lines += [
+                "",
+                f"Real handwriting: {real['images']} images of `{real['folder']}` (char-weighted "
+                "CER = total edits / total characters; median seconds per image):",
+                "",
+                "| reader | CER | edits / chars | median s |",
+                "|---|---|---|---|",
+            ]
+            for key in ("torchscript", "tesseract_psm7"):
+                if key in real:
+                    r = real[key]
+                    lines.append(
+                        f"| {key} | {r['cer']:.3f} | {r['edits']} / {r['chars']} | {r['median_s']:.3f} |"
+                    )
         targets = release_targets(card)
         if targets:
-            lines += ["", "## Release targets (issue #8)", "", "| target | measured | met |"]
+            lines += ["", "## Release targets (issues #8, #15)", "", "| target | measured | met |"]
             lines.append("|---|---|---|")
             lines += [f"| {t} | {m} | {'yes' if ok else 'NO'} |" for t, m, ok in targets]
     lines += ["", "## Known limits", *[f"- {limit}" for limit in card["known_limits"]], ""]
@@ -454,9 +501,9 @@ def release_targets(card: dict[str, Any]) -> list[tuple[str, str, bool]]:
     total_mb = sum(card["file_sizes_bytes"].values()) / 1e6
     rows = [
         (
-            "held-out synthetic CER <= 3% (in distribution)",
+            "held-out synthetic CER <= 4% (in distribution)",
             f"{ours['cer_in_distribution']:.2%}",
-            ours["cer_in_distribution"] <= 0.03,
+            ours["cer_in_distribution"] <= 0.04,
         ),
         ("artifacts <= 25 MB", f"{total_mb:.1f} MB", total_mb <= 25),
     ]
@@ -472,9 +519,19 @@ def release_targets(card: dict[str, Any]) -> list[tuple[str, str, bool]]:
         fastest = min(ev[b]["latency_batch1"]["p50_s"] for b in ("torchscript", "onnx"))
         rows.append(
             (
-                "p50 latency <= Tesseract's",
+                "p50 latency <= 1/5 of Tesseract's",
                 f"{fastest:.3f} s vs {tess['latency_batch1']['p50_s']:.3f} s",
-                fastest <= tess["latency_batch1"]["p50_s"],
+                fastest <= tess["latency_batch1"]["p50_s"] / 5,
+            )
+        )
+    real = ev.get("real_handwriting") or {}
+    if "tesseract_psm7" in real:
+        ours_real, tess_real = real["torchscript"]["cer"], real["tesseract_psm7"]["cer"]
+        rows.append(
+            (
+                "real-handwriting dev CER <= Tesseract's (--psm 7)",
+                f"{ours_real:.3f} vs {tess_real:.3f}",
+                ours_real <= tess_real,
             )
         )
     rows.append(
@@ -500,6 +557,7 @@ def stage(
     wall_time_s: float | None = None,
     logs_dir: str | Path = "logs",
     record_lineage: bool = True,
+    notes: list[str] | None = None,
 ) -> Path:
     """Checkpoint -> artifact folder ``out`` (default ``text_recognizer/artifacts/<name>``).
     ``num_eval=0`` skips evaluation (the card then has no metrics). Returns the folder."""
@@ -516,7 +574,7 @@ def stage(
         files = {"torchscript": tmp / TORCHSCRIPT_FILENAME, "onnx": tmp / ONNX_FILENAME}
         export_torchscript(model, files["torchscript"])
         export_onnx(model, files["onnx"], int(data.config()["input_dims"][1]))
-        card = build_card(name, version, model, hparams, data, files, checkpoint, command)
+        card = build_card(name, version, model, hparams, data, files, checkpoint, command, notes)
         if wall_time_s is not None:
             card["training"]["wall_time_s"] = float(wall_time_s)
         _write_card(tmp, card)  # the recognizer reads it during evaluation
@@ -608,6 +666,12 @@ def add_to_argparse(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument(
         "--no_lineage", action="store_true", help="do not record in the local artifact store"
     )
+    parser.add_argument(
+        "--note",
+        action="append",
+        default=[],
+        help="what changed in this release (repeatable; the card's 'What changed' list)",
+    )
     return parser
 
 
@@ -632,6 +696,7 @@ def main(argv: list[str] | None = None) -> int:
             args.wall_time_s,
             args.logs_dir,
             not args.no_lineage,
+            args.note,
         )
     except (FileNotFoundError, ValueError, RuntimeError) as error:
         print(f"error: {error}", file=sys.stderr)

@@ -1,0 +1,97 @@
+"""Scoring on real handwriting: folders of images with transcriptions, any reader.
+
+Synthetic CER says how well the model reads our generator; these functions say how well
+a reader (ours, Tesseract, any ``image -> text`` function) reads people. A folder holds
+``NAME.png`` (or .jpg) + ``NAME.txt`` pairs: lines, words or whole pages. The score is
+char-weighted over a set (total edits / total reference characters, after
+:func:`normalize_text`), so a long line counts more than a one-word crop. Used by
+``text-recognizer stage`` (the model card's real-handwriting figure) and by
+``scripts/bench_real_handwriting.py`` (``make bench``).
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+REAL_DEV_ENV = "TEXT_RECOGNIZER_REAL_DEV"
+# The course's small public dev set lives next to the repository (not inside it)
+REAL_DEV_DIR = Path(__file__).resolve().parents[2] / "shared" / "real_handwriting_dev"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+
+
+def normalize_text(text: str) -> str:
+    """Compare paragraphs line by line: no empty lines, single spaces, no trailing spaces
+    (Tesseract pads lines and adds blank ones).
+
+    >>> normalize_text("Hello  \\n\\n world\\n")
+    'Hello\\nworld'
+    """
+    lines = [" ".join(line.split()) for line in text.splitlines()]
+    return "\n".join(line for line in lines if line)
+
+
+def real_dev_dir() -> Path:
+    """The real-handwriting dev folder: ``$TEXT_RECOGNIZER_REAL_DEV`` or ``../shared/...``."""
+    return Path(os.environ.get(REAL_DEV_ENV) or REAL_DEV_DIR)
+
+
+def find_examples(directory: Path) -> list[tuple[str, Path, str]]:
+    """``(name, image path, transcription)`` for every image with a same-stem ``.txt``."""
+    examples = []
+    for image in sorted(Path(directory).iterdir()):
+        text = image.with_suffix(".txt")
+        if image.suffix.lower() in IMAGE_SUFFIXES and text.is_file():
+            examples.append((image.stem, image, text.read_text().strip()))
+    return examples
+
+
+def edits(prediction: str, truth: str) -> tuple[int, int]:
+    """(character edits, reference length) after :func:`normalize_text` on both sides.
+
+    >>> edits("brain ", "brain."), edits("a  b\\n\\nc", "a b\\nc"), edits("xy", "")
+    ((1, 6), (0, 5), (2, 0))
+    """
+    from torchmetrics.functional.text import char_error_rate
+
+    prediction, truth = normalize_text(prediction), normalize_text(truth)
+    if not truth:
+        return len(prediction), 0
+    return round(float(char_error_rate(prediction, truth)) * len(truth)), len(truth)
+
+
+def score_examples(
+    read: Callable[[Image.Image], str], examples: list[tuple[str, Path, str]]
+) -> dict[str, Any]:
+    """Read every example once (after one warm-up call) and score the set:
+    ``{"cer", "edits", "chars", "median_s", "per_image": {name: (text, edits, chars)}}``."""
+    images = {name: Image.open(path).convert("L") for name, path, _ in examples}
+    if examples:
+        read(images[examples[0][0]])  # warm-up: lazy initialisation, allocator
+    per_image, seconds = {}, []
+    for name, _, truth in examples:
+        start = time.perf_counter()
+        text = read(images[name])
+        seconds.append(time.perf_counter() - start)
+        per_image[name] = (text, *edits(text, truth))
+    total_edits = sum(e for _, e, _ in per_image.values())
+    total_chars = sum(c for _, _, c in per_image.values())
+    return {
+        "cer": total_edits / max(total_chars, 1),
+        "edits": total_edits,
+        "chars": total_chars,
+        "median_s": sorted(seconds)[len(seconds) // 2] if seconds else float("nan"),
+        "per_image": per_image,
+    }
+
+
+def tesseract_reader(psm: int) -> Callable[[Image.Image], str]:
+    """Tesseract 5 with page segmentation mode ``psm`` (7: one line, 6: one block)."""
+    import pytesseract
+
+    return lambda image: pytesseract.image_to_string(image, config=f"--psm {psm}")
