@@ -1,8 +1,10 @@
 """Benchmark the synthetic handwriting generator and save sample sheets to look at.
 
 Prints characters/s and lines/s, in one process and in two worker processes, and writes
-``bench/results/synthetic_grid.png`` (characters) and ``bench/results/synthetic_lines.png``
-(lines). Run: ``python scripts/bench_synthetic.py`` (about a minute on 2 cores).
+``bench/results/synthetic_grid.png`` (characters) and
+``bench/results/synthetic_lines_48_generator-<version>.png`` (48 random lines; the sheet of
+generator 1.2.0, before the npm fonts and pencil/scan effects, is committed beside it for
+comparison). Run: ``python scripts/bench_synthetic.py`` (about a minute on 2 cores).
 """
 
 from __future__ import annotations
@@ -38,13 +40,18 @@ def timed(function, *args, **kwargs):
     return result, time.perf_counter() - wall, time.process_time() - cpu
 
 
-def stack_lines(images: list[Image.Image], gap: int = 6) -> Image.Image:
-    width = max(image.width for image in images)
-    sheet = Image.new("L", (width, sum(image.height + gap for image in images)), 128)
-    y = 0
-    for image in images:
-        sheet.paste(image, (0, y))
-        y += image.height + gap
+def line_sheet(images: list[Image.Image], columns: int = 2, width: int = 640) -> Image.Image:
+    """Lines in ``columns`` columns on grey, each shrunk to at most ``width`` px: a sheet
+    to look at (and to compare with the same sheet from another generator version)."""
+    images = [
+        im if im.width <= width else im.resize((width, round(im.height * width / im.width)))
+        for im in images
+    ]
+    row = max(image.height for image in images) + 6
+    rows = -(-len(images) // columns)
+    sheet = Image.new("L", (columns * (width + 8), rows * row), 128)
+    for k, image in enumerate(images):
+        sheet.paste(image, ((k % columns) * (width + 8), (k // columns) * row))
     return sheet
 
 
@@ -105,9 +112,14 @@ def main() -> None:
     labels = np.array(chars)
     by_class = [images[np.flatnonzero(labels == c)[:12]] for c in classes]  # 12 of each class
     make_grid_image(np.concatenate(by_class), ncols=24, pad=1, scale=2).save(grid_path)
-    lines_path = args.out_dir / "synthetic_lines.png"
-    stack_lines(lines[:16]).save(lines_path)
-    print(f"wrote {grid_path} (12 per class, 2 classes per row)\nwrote {lines_path}")
+    lines_path = args.out_dir / f"synthetic_lines_48_generator-{GENERATOR_VERSION}.png"
+    picks = np.random.default_rng(args.seed).choice(
+        len(lines), size=min(48, len(lines)), replace=False
+    )
+    line_sheet([lines[i] for i in sorted(picks)]).quantize(32).save(lines_path, optimize=True)
+    print(
+        f"wrote {grid_path} (12 per class, 2 classes per row)\nwrote {lines_path} (48 random lines)"
+    )
 
 
 if __name__ == "__main__":
