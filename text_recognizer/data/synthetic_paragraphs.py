@@ -113,9 +113,11 @@ def render_paragraph(
     *,
     line_height: int = 48,
     fonts: Sequence[FontSpec] | None = None,
+    inverted: bool | None = None,
 ) -> tuple[Image.Image, list[Box], str]:
     """Render ``lines`` as one writer's paragraph: an ``L`` page (dark ink on light paper,
-    or light on dark when the writer's style says so: ``Style.inverted``), one ink box
+    or light on dark when the writer's style says so: ``Style.inverted``, unless
+    ``inverted`` is given), one ink box
     ``(x0, y0, x1, y1)`` per line, and the font's name.
 
     Lines are drawn on clean white (one style, slightly varied per line), stacked, and
@@ -128,6 +130,8 @@ def render_paragraph(
     """
     rng = np.random.default_rng(rng)
     style = sample_style(rng, fonts)
+    if inverted is not None:  # the caller decides the polarity (e.g. simulated user traffic)
+        style = dataclasses.replace(style, inverted=inverted)
     clean = dataclasses.replace(style, paper=1.0, paper_texture=0.0, noise=0.0)
     spacing = rng.uniform(*LINE_SPACING) * line_height
     top, left, right, bottom = (rng.uniform(*MARGIN) * line_height for _ in range(4))

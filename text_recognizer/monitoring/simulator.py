@@ -184,9 +184,10 @@ def paragraph_lines(rng: np.random.Generator, max_lines: int = MAX_LINES) -> lis
 def handwritten_page(
     rng: np.random.Generator, lines: Sequence[str] | None = None
 ) -> tuple[Image.Image, str]:
-    """An in-distribution page (mode ``L``) and its label."""
+    """An in-distribution page (mode ``L``, dark ink on light paper: light-on-dark traffic
+    is the ``inverted`` shift) and its label."""
     lines = list(lines) if lines is not None else paragraph_lines(rng)
-    page, _, _ = render_paragraph(lines, rng, line_height=LINE_HEIGHT)
+    page, _, _ = render_paragraph(lines, rng, line_height=LINE_HEIGHT, inverted=False)
     return page, "\n".join(lines)
 
 
