@@ -17,7 +17,8 @@
 #
 # Overrides (environment): PYTHON, LOGS_DIR, EPOCHS, STEPS_PER_EPOCH, TRAIN_EXTRA, THREADS,
 # DATA (synthetic | iam), CHECKPOINT (skip step 2: start from this .ckpt), IAM_EPOCHS,
-# IAM_ARGS (extra flags for the IAM run, e.g. --iam_url), OUT (artifact folder), NUM_EVAL.
+# IAM_ARGS (extra flags for the IAM run, e.g. --iam_url), OUT (artifact folder), NUM_EVAL,
+# NOTES (what changed in this release, one per line: the model card's "What changed").
 set -euo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -91,6 +92,9 @@ STAGE=(--checkpoint "$checkpoint" --name paragraph_text_recognizer --num_eval "$
   --num_latency 40 --tesseract --command "${quoted% }" --wall_time_s "$((trained - start))"
   --logs_dir "$LOGS_DIR")
 [[ -n ${OUT:-} ]] && STAGE+=(--out "$OUT")
+while IFS= read -r note; do # NOTES: what changed, one per line (the card's "What changed")
+  if [[ -n $note ]]; then STAGE+=(--note "$note"); fi
+done <<<"${NOTES:-}"
 "$PYTHON" -m text_recognizer.cli stage "${STAGE[@]}"
 end=$(date +%s)
 echo "release-model: training (incl. data) $(((trained - start) / 60)) min, total $(((end - start) / 60)) min $(((end - start) % 60)) s; load average: $(cut -d' ' -f1-3 /proc/loadavg)"
