@@ -11,7 +11,7 @@ cd "$(dirname "${BASH_SOURCE[0]}")/../fonts"
 
 stamp=node_modules/.installed-from-lock
 if [[ -f $stamp && $stamp -nt package-lock.json ]]; then
-  echo ">>> handwriting fonts already installed ($(ls node_modules/@fontsource | wc -l) packages)"
+  echo ">>> handwriting fonts already installed ($(find node_modules/@fontsource -mindepth 1 -maxdepth 1 -type d | wc -l) packages)"
   exit 0
 fi
 if ! command -v npm >/dev/null; then
