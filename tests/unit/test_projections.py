@@ -68,3 +68,17 @@ def test_compute_projections_is_pure_and_complete(page):
     missing = P.compute_projections(None, "some text", None)
     assert math.isnan(missing["mean_intensity"]) and math.isnan(missing["confidence"])
     assert missing["output_length"] == 9.0
+
+
+@given(st.text(max_size=80))
+@settings(max_examples=200, deadline=None)
+def test_spellable_text_is_inside_the_charset_and_keeps_the_lines(text):
+    written = P.spellable(text)
+    assert P.out_of_charset(written) == 0.0
+    assert written.count("\n") == text.count("\n")
+    assert P.spellable(written) == written  # idempotent
+
+
+def test_spellable_strips_accents_and_drops_symbols():
+    assert P.spellable("déjà vu\n€5 über") == "deja vu\n5 uber"
+    assert P.spellable("abc", charset="ab") == "ab"

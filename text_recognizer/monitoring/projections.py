@@ -28,6 +28,7 @@ e.g. after adding a new projection (``EvaluationStore.recompute_projections``).
 from __future__ import annotations
 
 import math
+import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 
@@ -124,6 +125,21 @@ def out_of_charset(text: str, charset: Iterable[str] | None = None) -> float:
     if not chars:
         return 0.0
     return sum(char not in allowed for char in chars) / len(chars)
+
+
+def spellable(text: str, charset: Iterable[str] | None = None) -> str:
+    """``text`` as the best a model with ``charset`` (default: the model's) could write it:
+    accents stripped (é -> e), every other character outside the charset dropped.
+
+    Scoring a prediction against ``spellable(label)`` instead of ``label`` separates errors
+    the mapping forces from errors the reader makes.
+
+    >>> spellable("café: €12.50, 30°C")
+    'cafe: 12.50, 30C'
+    """
+    allowed = set(default_charset() if charset is None else charset) | {NEWLINE}
+    decomposed = unicodedata.normalize("NFKD", text)  # é -> e + a combining accent
+    return "".join(char for char in decomposed if char in allowed)
 
 
 # ---------------------------------------------------------------- input image

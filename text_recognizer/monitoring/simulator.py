@@ -9,8 +9,9 @@ shift             what the user sent                                            
                                                                                   assumption broken
 ================  ==============================================================  ================
 none              a handwritten paragraph, like the held-out test split           (none)
-inverted          the same, light ink on dark (a dark-mode screenshot, a          the stem: dark ink
-                  chalkboard)                                                     on light paper
+inverted          the same, light ink on dark (a dark-mode screenshot, a          dark ink on light
+                  chalkboard)                                                     paper (now handled
+                                                                                  by stems/normalize)
 printed           typeset text (DejaVu fonts): a printout, a screenshot            handwriting only
 colored           handwriting on colored, ruled, textured paper (a sticky note)   white-ish paper
 out_of_charset    printed text full of symbols the mapping lacks (EUR, @, %, é)   the character set
