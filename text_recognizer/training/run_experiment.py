@@ -358,11 +358,13 @@ def run(args: argparse.Namespace | dict, callbacks: list | None = None) -> dict[
     Keys: ``log_dir``, ``best_model_path`` (None without validation), ``best_model_score``,
     ``monitor``, ``metrics`` (last logged values), ``test_metrics`` (with ``test``),
     ``wall_time_s``, ``wandb_sync`` (how to upload an offline W&B run, or ""), and the live
-    ``trainer``, ``lit_model`` and ``data`` objects. ``args`` may be a partial dict: missing
+    ``trainer``, ``lit_model`` (holding the BEST checkpoint's weights when there is one;
+    ``weights`` says which) and ``data`` objects. ``args`` may be a partial dict: missing
     options take their CLI defaults. ``callbacks`` are added to the Trainer's (e.g. a sweep's
     pruning callback).
     """
     import pytorch_lightning as pl
+    import torch
     from pytorch_lightning.callbacks import EarlyStopping, LearningRateMonitor, ModelCheckpoint
     from pytorch_lightning.loggers import CSVLogger, TensorBoardLogger
 
@@ -463,6 +465,13 @@ def run(args: argparse.Namespace | dict, callbacks: list | None = None) -> dict[
             lit_model, datamodule=data, ckpt_path="best" if best_model_path else None
         )
         test_metrics = {key: float(value) for key, value in results[0].items()} if results else {}
+    # Hand back the weights the checkpoint (and any lineage built on it) names, not the last
+    # epoch's: after fit() the module holds the last weights, which may be worse.
+    weights = "last epoch"
+    if best_model_path:
+        best = torch.load(best_model_path, map_location="cpu", weights_only=False)
+        lit_model.load_state_dict(best["state_dict"])
+        weights = f"best checkpoint (epoch {best.get('epoch')})"
     wandb_sync = ""
     if args.wandb:
         from text_recognizer.training.tracking import finish_wandb
@@ -480,7 +489,8 @@ def run(args: argparse.Namespace | dict, callbacks: list | None = None) -> dict[
         "wandb_sync": wandb_sync,
         "profile_dir": str(log_dir / "profile") if args.profile else None,
         "trainer": trainer,
-        "lit_model": lit_model,
+        "lit_model": lit_model,  # with the best checkpoint's weights when there is one
+        "weights": weights,
         "data": data,
     }
 
