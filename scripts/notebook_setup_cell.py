@@ -1,7 +1,7 @@
-"""The first cell of every lab notebook, kept in one place.
+"""The setup cell of every lab notebook, kept in one place.
 
-Every notebook of the course starts with exactly this code (the notebook hygiene test
-checks it). It makes one notebook work in two places:
+Every notebook of the course opens with its title, then exactly this code (the notebook
+hygiene test checks both). It makes one notebook work in two places:
 
 - on Colab it clones the course repository, installs the package with ``pip install -e
   .[train]`` (quietly) and changes into the lab's folder. The lab is found from the notebook's
@@ -17,7 +17,7 @@ Notebook builders use it as ``nbformat.v4.new_code_cell(setup_cell())``. After e
 """
 
 SETUP_CELL = """\
-# Setup (the same first cell in every lab). On Colab: fetch the course code and install it.
+# Setup (the same first code cell in every lab). On Colab: fetch the course code and install it.
 # On your own machine (`make lab`): nothing to do beyond making `text_recognizer` importable.
 import os
 import re
@@ -66,26 +66,34 @@ except ImportError:  # not installed: use the repository this notebook lives in
 
 
 def setup_cell() -> str:
-    """The source of the first cell of every lab notebook (no trailing newline)."""
+    """The source of the setup cell of every lab notebook (no trailing newline)."""
     return SETUP_CELL
 
 
 def update_notebook(path: str) -> bool:
-    """Make ``SETUP_CELL`` the first cell of the notebook at ``path``; True if it changed.
+    """Make ``SETUP_CELL`` the cell right after the notebook's title; True if it changed.
 
-    A first code cell that starts like the setup cell is replaced; otherwise one is inserted.
+    The title (a markdown cell starting with ``# ``) comes first, so a reader sees what the
+    notebook is before any code. An existing setup cell (a code cell that starts like
+    ``SETUP_CELL``) is moved and refreshed; otherwise one is inserted.
     """
     import nbformat
 
     notebook = nbformat.read(path, as_version=4)
     cells = notebook.cells
-    header = SETUP_CELL.splitlines()[0]
-    if cells and cells[0].cell_type == "code" and cells[0].source.startswith(header):
-        if cells[0].source == SETUP_CELL:
-            return False
-        cells[0].source = SETUP_CELL
-    else:
-        cells.insert(0, nbformat.v4.new_code_cell(SETUP_CELL))
+    header = SETUP_CELL.splitlines()[0].split("(")[0]  # "# Setup "
+    before = [(cell.cell_type, cell.source) for cell in cells]
+    setup = [c for c in cells if c.cell_type == "code" and c.source.startswith(header)]
+    for cell in setup:
+        cells.remove(cell)
+    cell = setup[0] if setup else nbformat.v4.new_code_cell(SETUP_CELL)
+    cell.source = SETUP_CELL
+    title = (
+        1 if cells and cells[0].cell_type == "markdown" and cells[0].source.startswith("# ") else 0
+    )
+    cells.insert(title, cell)
+    if [(c.cell_type, c.source) for c in cells] == before:
+        return False
     nbformat.write(notebook, path)
     return True
 

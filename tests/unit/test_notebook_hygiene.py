@@ -1,7 +1,7 @@
 """Every lab notebook is committed clean and follows the course's conventions.
 
 Checked for each ``lab*/*.ipynb``: valid nbformat v4, no outputs or execution counts, the
-shared first cell (``scripts/notebook_setup_cell.py``), an exercises section, and no class
+title, then the shared setup cell (``scripts/notebook_setup_cell.py``), an exercises section, and no class
 definitions (library code belongs in ``text_recognizer/``). The README's lab table must
 agree with the notebooks that exist.
 """
@@ -70,14 +70,17 @@ def test_no_outputs_or_execution_counts(path: Path):
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=_ids(NOTEBOOKS))
-def test_first_cell_is_the_shared_setup_cell(path: Path):
+def test_title_first_then_the_shared_setup_cell(path: Path):
     cells = _read(path).cells
-    assert cells, f"{path.name} is empty"
-    first = cells[0]
-    assert first.cell_type == "code", f"{path.name}: the first cell must be the setup code cell"
-    assert first.source.rstrip() == SETUP.SETUP_CELL.rstrip(), (
-        f"{path.name}: the first cell differs from scripts/notebook_setup_cell.py; "
-        "build it with nbformat.v4.new_code_cell(setup_cell())"
+    assert len(cells) > 2, f"{path.name} is (nearly) empty"
+    title, setup = cells[0], cells[1]
+    assert title.cell_type == "markdown" and title.source.startswith("# Lab"), (
+        f"{path.name}: the first cell must be the title, a markdown cell starting '# Lab'"
+    )
+    assert setup.cell_type == "code", f"{path.name}: the second cell must be the setup code cell"
+    assert setup.source.rstrip() == SETUP.SETUP_CELL.rstrip(), (
+        f"{path.name}: the setup cell differs from scripts/notebook_setup_cell.py; "
+        "run `python scripts/notebook_setup_cell.py --update lab*/*.ipynb`"
     )
 
 
