@@ -53,12 +53,14 @@ def decode_base64(text: str) -> bytes:
     b'hello'
     >>> decode_base64("data:image/png;base64,aGVsbG8=")
     b'hello'
+    >>> decode_base64("aGVs\\nbG8=")  # the line breaks base64 tools insert every 76 characters
+    b'hello'
     >>> decode_base64("not base64!")
     Traceback (most recent call last):
     ...
     text_recognizer.util.ImageReadError: invalid base64 data
     """
-    text = _DATA_URL.sub("", text.strip())
+    text = re.sub(r"\s+", "", _DATA_URL.sub("", text.strip()))  # line-wrapped base64 too
     try:
         return base64.b64decode(text, validate=True)
     except (binascii.Error, ValueError) as error:
@@ -75,7 +77,7 @@ def encode_b64_image(image: Image.Image, format: str = "PNG") -> str:
 def fetch_url_bytes(
     url: str, timeout: float = URL_TIMEOUT_S, max_bytes: int = MAX_IMAGE_BYTES
 ) -> bytes:
-    """Download an http(s) URL with a timeout and a size cap. Other schemes are refused.
+    """Download an http(s) URL with one total timeout and a size cap. Other schemes are refused.
 
     >>> fetch_url_bytes("file:///etc/passwd")
     Traceback (most recent call last):
@@ -85,20 +87,12 @@ def fetch_url_bytes(
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme not in ("http", "https"):
         raise ImageReadError(f"only http(s) URLs are allowed, got {scheme!r}")
-    import requests
+    from text_recognizer import fetch
 
-    try:
-        with requests.get(url, timeout=timeout, stream=True) as response:
-            response.raise_for_status()
-            chunks, total = [], 0
-            for chunk in response.iter_content(chunk_size=64 * 1024):
-                total += len(chunk)
-                if total > max_bytes:
-                    raise ImageReadError(f"image at URL is larger than {max_bytes} bytes")
-                chunks.append(chunk)
-    except requests.RequestException as error:
+    try:  # a user's own tool: any address may be fetched (servers use public_only=True)
+        return fetch.fetch(url, timeout=timeout, max_bytes=max_bytes, public_only=False)
+    except fetch.FetchError as error:
         raise ImageReadError(f"could not fetch image URL: {error}") from error
-    return b"".join(chunks)
 
 
 def read_image_pil(source: ImageSource, grayscale: bool = False) -> Image.Image:

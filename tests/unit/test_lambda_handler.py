@@ -290,6 +290,7 @@ def test_image_url_fetch_and_refusals(tmp_path, monkeypatch, stub):
     (tmp_path / "big.png").write_bytes(paragraph_png() + b"\x00" * 50_000)
     (tmp_path / "notes.txt").write_text("not an image")
     monkeypatch.setattr(lh, "URL_MAX_BYTES", 40_000)
+    monkeypatch.setenv("TEXT_RECOGNIZER_URL_ALLOW", "127.0.0.1")  # the test server's address
     with LoopbackFileServer(tmp_path) as server:
         assert call({"image_url": f"{server.url}/page.png"})[0] == 200
         assert server.requests["/page.png"] == 1
@@ -297,13 +298,13 @@ def test_image_url_fetch_and_refusals(tmp_path, monkeypatch, stub):
         assert_refused({"image_url": f"{server.url}/missing.png"}, 422, "404")
         assert_refused({"image_url": f"{server.url}/notes.txt"}, 415, "not an image")
     # file:// and friends never reach the network or the disk.
-    monkeypatch.setattr(lh.util, "fetch_url_bytes", _must_not_be_called)
+    monkeypatch.setattr(lh.fetch, "_resolve", _must_not_be_called)
     for url in ["file:///etc/passwd", "FILE:///etc/hosts", "data:image/png;base64,AAAA"]:
         assert_refused({"image_url": url}, 400, "http(s)")
 
 
 def _must_not_be_called(*args, **kwargs):
-    raise AssertionError("fetch_url_bytes was called for a refused scheme")
+    raise AssertionError("a refused scheme reached DNS resolution")
 
 
 def test_image_url_that_stalls_times_out(monkeypatch):
@@ -323,6 +324,7 @@ def test_image_url_that_stalls_times_out(monkeypatch):
     thread = threading.Thread(target=accept_and_stall, daemon=True)
     thread.start()
     monkeypatch.setattr(lh, "URL_TIMEOUT_S", 0.5)
+    monkeypatch.setenv("TEXT_RECOGNIZER_URL_ALLOW", "127.0.0.0/8")
     start = time.perf_counter()
     try:
         port = listener.getsockname()[1]
@@ -373,3 +375,90 @@ def test_a_broken_evaluation_store_never_breaks_a_prediction(stub, caplog):
         lh.set_prediction_logger(None)
     logged = json.loads(caplog.records[-1].getMessage())
     assert logged["eval_store_error"] == "OSError: disk full"
+
+
+# ---------------------------------------------------------------------- SSRF
+@pytest.mark.parametrize(
+    "host",
+    [
+        "127.0.0.1",  # loopback: the server's own /metrics
+        "localhost",
+        "[::1]",
+        "[::ffff:127.0.0.1]",  # IPv4-mapped IPv6
+        "10.0.0.7",  # private
+        "192.168.1.1",
+        "169.254.169.254",  # link-local: the cloud metadata service
+        "0.0.0.0",  # unspecified
+        "224.0.0.1",  # multicast
+        "240.0.0.1",  # reserved
+    ],
+)
+def test_image_url_to_a_non_public_address_is_refused(host, monkeypatch, stub):
+    stub(_StubRecognizer())
+    monkeypatch.delenv("TEXT_RECOGNIZER_URL_ALLOW", raising=False)
+    assert_refused({"image_url": f"http://{host}:9/metrics"}, 403, "non-public address")
+
+
+def test_own_loopback_metrics_are_refused_and_the_allow_list_opens_them(
+    tmp_path, monkeypatch, stub
+):
+    stub(_StubRecognizer())
+    (tmp_path / "page.png").write_bytes(paragraph_png())
+    monkeypatch.delenv("TEXT_RECOGNIZER_URL_ALLOW", raising=False)
+    with LoopbackFileServer(tmp_path) as server:
+        assert_refused({"image_url": f"{server.url}/page.png"}, 403, "non-public address")
+        assert server.requests["/page.png"] == 0, "a refused URL must not be requested"
+        monkeypatch.setenv("TEXT_RECOGNIZER_URL_ALLOW", "localhost")  # by name
+        assert call({"image_url": f"http://localhost:{server.port}/page.png"})[0] == 200
+        monkeypatch.setenv("TEXT_RECOGNIZER_URL_ALLOW", "127.0.0.0/8")  # by network
+        assert call({"image_url": f"{server.url}/page.png"})[0] == 200
+
+
+def test_every_redirect_is_checked_and_redirects_are_capped(tmp_path, monkeypatch, stub):
+    stub(_StubRecognizer())
+    (tmp_path / "page.png").write_bytes(paragraph_png())
+    monkeypatch.setenv("TEXT_RECOGNIZER_URL_ALLOW", "localhost")  # 127.0.0.1 itself is not
+    with LoopbackFileServer(tmp_path) as server:
+        allowed = f"http://localhost:{server.port}"
+        server.redirects["/hop"] = f"{allowed}/page.png"
+        server.redirects["/escape"] = f"http://127.0.0.1:{server.port}/page.png"
+        server.redirects["/loop"] = "/loop"
+        assert call({"image_url": f"{allowed}/hop"})[0] == 200  # an allowed redirect works
+        assert_refused({"image_url": f"{allowed}/escape"}, 403, "non-public address")
+        assert_refused({"image_url": f"{allowed}/loop"}, 422, "too many redirects")
+        assert server.requests["/loop"] == 4  # the first request and 3 redirects
+
+
+def test_the_deadline_is_total_not_per_read(monkeypatch, stub):
+    """A server that sends one byte every 0.2 s never trips a per-read timeout of 0.5 s."""
+    stub(_StubRecognizer())
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def trickle():
+        listener.settimeout(5)
+        try:
+            connection = listener.accept()[0]
+        except OSError:
+            return
+        with connection:
+            connection.recv(4096)
+            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+            while not stop.wait(0.2):
+                try:
+                    connection.sendall(b"x")
+                except OSError:
+                    return
+
+    thread = threading.Thread(target=trickle, daemon=True)
+    thread.start()
+    monkeypatch.setattr(lh, "URL_TIMEOUT_S", 1.0)
+    monkeypatch.setenv("TEXT_RECOGNIZER_URL_ALLOW", "127.0.0.1")
+    start = time.perf_counter()
+    try:
+        port = listener.getsockname()[1]
+        assert_refused({"image_url": f"http://127.0.0.1:{port}/trickle.png"}, 422, "timed out")
+    finally:
+        stop.set()
+        listener.close()
+    assert time.perf_counter() - start < 2.5

@@ -20,7 +20,10 @@ prediction length: the raw material for monitoring (Lab 08).
 Configuration is through environment variables, as on Lambda:
 ``TEXT_RECOGNIZER_ARTIFACT_DIR`` (default: the packaged artifact),
 ``TEXT_RECOGNIZER_BACKEND`` (``torchscript``/``onnx``), ``TEXT_RECOGNIZER_URL_TIMEOUT_S``
-and ``TEXT_RECOGNIZER_URL_MAX_BYTES`` (image_url downloads), and, to log every prediction to
+and ``TEXT_RECOGNIZER_URL_MAX_BYTES`` (image_url downloads: one total deadline, a byte cap),
+``TEXT_RECOGNIZER_URL_ALLOW`` (comma-separated hosts or networks that image_url may reach
+although they are not public, e.g. ``10.0.0.0/8,images.lan``: by default loopback, private,
+link-local, multicast and reserved addresses are refused with a 403, see fetch.py), and, to log every prediction to
 the evaluation store (Lab 08), ``TEXT_RECOGNIZER_EVAL_STORE`` (a SQLite path or a
 ``postgresql://`` URL) with ``TEXT_RECOGNIZER_EVAL_IMAGES`` (the image folder).
 """
@@ -41,7 +44,7 @@ from typing import Any
 
 from PIL import Image, ImageStat, UnidentifiedImageError
 
-from text_recognizer import util
+from text_recognizer import fetch, util
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous request payload limit (6 MB)
 MAX_URL_LENGTH = 2048  # longer image_url values are refused before any network access
@@ -55,6 +58,8 @@ JSON_HEADERS = {"Content-Type": "application/json"}
 _JSON_TYPES = re.compile(r"^(application/([\w.+-]+\+)?json|text/plain)$")
 _RAW_IMAGE_TYPES = re.compile(r"^(image/[\w.+-]+|application/octet-stream)$")
 _DATA_URL = re.compile(r"^data:([^;,]*)(;[^,]*)?,", re.IGNORECASE)
+_JSON_STRUCTURE = re.compile(r'[\[\]{}"\\]')  # what json_depth_exceeds needs to see
+MAX_JSON_DEPTH = 32  # our payload is one flat object; deep nesting is only ever an attack
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
@@ -265,12 +270,47 @@ def _parse_event(event: Any, record: dict[str, Any]) -> dict[str, Any] | bytes:
     if not raw.strip():
         raise RequestError(400, "empty body; send JSON with 'image' or 'image_url'")
     try:
-        payload = json.loads(raw.decode("utf-8"))  # JSON on the wire is UTF-8 (RFC 8259)
+        text = raw.decode("utf-8")  # JSON on the wire is UTF-8 (RFC 8259)
+        if json_depth_exceeds(text, MAX_JSON_DEPTH):  # before the (recursive) parser runs
+            raise RequestError(400, f"JSON nested deeper than {MAX_JSON_DEPTH} levels")
+        payload = json.loads(text)
     except (UnicodeDecodeError, json.JSONDecodeError) as error:
         raise RequestError(400, f"body is not valid JSON: {error}") from error
+    except RecursionError as error:  # a second line of defence; the guard above should win
+        raise RequestError(400, "JSON nested too deeply") from error
     if not isinstance(payload, dict):
         raise RequestError(400, f"JSON body must be an object, got {type(payload).__name__}")
     return payload
+
+
+def json_depth_exceeds(text: str, limit: int) -> bool:
+    r"""True when arrays/objects in the JSON ``text`` nest deeper than ``limit``; brackets in
+    strings do not count. One pass over the structural characters, stopping at the limit.
+
+    >>> json_depth_exceeds('{"a": [[1]]}', 3), json_depth_exceeds('{"a": [[1]]}', 2)
+    (False, True)
+    >>> json_depth_exceeds('{"s": "[[[[\\"[["}', 1)  # brackets inside a string, an escaped quote
+    False
+    """
+    depth, in_string, skip_to = 0, False, -1
+    for match in _JSON_STRUCTURE.finditer(text):
+        index, char = match.start(), match.group()
+        if index < skip_to:  # the character after a backslash
+            continue
+        if in_string:
+            if char == "\\":
+                skip_to = index + 2
+            elif char == '"':
+                in_string = False
+        elif char == '"':
+            in_string = True
+        elif char in "[{":
+            depth += 1
+            if depth > limit:
+                return True
+        elif char in "]}":
+            depth -= 1
+    return False
 
 
 def _is_http_event(event: dict[str, Any]) -> bool:
@@ -321,9 +361,9 @@ def _decode_base64_field(value: str) -> bytes:
         if "base64" not in params:
             raise RequestError(400, "data URL must be base64-encoded (';base64,')")
         value = value.lstrip()[match.end() :]
-    try:
-        return base64.b64decode(re.sub(r"\s+", "", value), validate=True)
-    except (binascii.Error, ValueError) as error:
+    try:  # the one base64 / data-URL decoder of the package
+        return util.decode_base64(value)
+    except util.ImageReadError as error:
         raise RequestError(400, "field 'image' is not valid base64") from error
 
 
@@ -333,11 +373,12 @@ def _fetch(url: str) -> bytes:
     scheme = url.split(":", 1)[0].lower() if ":" in url else ""
     if scheme not in ("http", "https") or not re.match(r"^https?://[^/?#\s]+", url, re.I):
         raise RequestError(400, f"image_url must be an absolute http(s) URL, got scheme {scheme!r}")
-    try:
-        return util.fetch_url_bytes(url, timeout=URL_TIMEOUT_S, max_bytes=URL_MAX_BYTES)
-    except util.ImageReadError as error:  # refused, unreachable, timed out or too large
-        raise RequestError(422, f"image_url: {error}") from error
-    except Exception as error:  # e.g. requests' InvalidURL for a malformed host
+    allow = fetch.parse_allow_list(os.environ.get("TEXT_RECOGNIZER_URL_ALLOW"))
+    try:  # public addresses only (no SSRF), one total deadline, capped size and redirects
+        return fetch.fetch(url, timeout=URL_TIMEOUT_S, max_bytes=URL_MAX_BYTES, allow=allow)
+    except fetch.FetchError as error:
+        raise RequestError(403 if error.refused else 422, f"image_url: {error}") from error
+    except Exception as error:  # e.g. a malformed host that even urlsplit cannot read
         raise RequestError(
             422, f"image_url could not be fetched: {type(error).__name__}"
         ) from error
