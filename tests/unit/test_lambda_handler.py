@@ -6,6 +6,7 @@ uses) or by hand where a test needs an event the server would never produce."""
 from __future__ import annotations
 
 import base64
+import contextlib
 import io
 import json
 import logging
@@ -307,34 +308,52 @@ def _must_not_be_called(*args, **kwargs):
     raise AssertionError("a refused scheme reached DNS resolution")
 
 
-def test_image_url_that_stalls_times_out(monkeypatch):
-    """A loopback server that accepts the connection and never answers."""
+@contextlib.contextmanager
+def _loopback_server(serve):
+    """A one-connection loopback server: ``serve(connection, stop)`` runs in a thread; yields
+    the port, and on exit sets ``stop`` and closes everything."""
     listener = socket.create_server(("127.0.0.1", 0))
-    accepted = []
-    stop = threading.Event()
+    stop, accepted = threading.Event(), []
 
-    def accept_and_stall():
+    def run():
         listener.settimeout(5)
         try:
             accepted.append(listener.accept()[0])
         except OSError:
             return
-        stop.wait(5)
+        with accepted[0]:
+            serve(accepted[0], stop)
 
-    thread = threading.Thread(target=accept_and_stall, daemon=True)
-    thread.start()
-    monkeypatch.setattr(lh, "URL_TIMEOUT_S", 0.5)
-    monkeypatch.setenv("TEXT_RECOGNIZER_URL_ALLOW", "127.0.0.0/8")
-    start = time.perf_counter()
+    threading.Thread(target=run, daemon=True).start()
     try:
-        port = listener.getsockname()[1]
-        assert_refused({"image_url": f"http://127.0.0.1:{port}/slow.png"}, 422, "timed out")
+        yield listener.getsockname()[1]
     finally:
         stop.set()
         listener.close()
-        for connection in accepted:
-            connection.close()
-    assert accepted and time.perf_counter() - start < 3.0
+    assert accepted, "the client never connected"
+
+
+def _stall(connection, stop):  # accept the connection, never answer
+    stop.wait(5)
+
+
+def _trickle(connection, stop):  # a valid header, then one byte every 0.2 s
+    connection.recv(4096)
+    connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
+    while not stop.wait(0.2):
+        try:
+            connection.sendall(b"x")
+        except OSError:
+            return
+
+
+def test_image_url_that_stalls_times_out(monkeypatch):
+    monkeypatch.setattr(lh, "URL_TIMEOUT_S", 0.5)
+    monkeypatch.setenv("TEXT_RECOGNIZER_URL_ALLOW", "127.0.0.0/8")
+    start = time.perf_counter()
+    with _loopback_server(_stall) as port:
+        assert_refused({"image_url": f"http://127.0.0.1:{port}/slow.png"}, 422, "timed out")
+    assert time.perf_counter() - start < 3.0
 
 
 # ------------------------------------------------------------------ evaluation store
@@ -432,33 +451,9 @@ def test_every_redirect_is_checked_and_redirects_are_capped(tmp_path, monkeypatc
 def test_the_deadline_is_total_not_per_read(monkeypatch, stub):
     """A server that sends one byte every 0.2 s never trips a per-read timeout of 0.5 s."""
     stub(_StubRecognizer())
-    listener = socket.create_server(("127.0.0.1", 0))
-    stop = threading.Event()
-
-    def trickle():
-        listener.settimeout(5)
-        try:
-            connection = listener.accept()[0]
-        except OSError:
-            return
-        with connection:
-            connection.recv(4096)
-            connection.sendall(b"HTTP/1.1 200 OK\r\nContent-Length: 100000\r\n\r\n")
-            while not stop.wait(0.2):
-                try:
-                    connection.sendall(b"x")
-                except OSError:
-                    return
-
-    thread = threading.Thread(target=trickle, daemon=True)
-    thread.start()
     monkeypatch.setattr(lh, "URL_TIMEOUT_S", 1.0)
     monkeypatch.setenv("TEXT_RECOGNIZER_URL_ALLOW", "127.0.0.1")
     start = time.perf_counter()
-    try:
-        port = listener.getsockname()[1]
+    with _loopback_server(_trickle) as port:
         assert_refused({"image_url": f"http://127.0.0.1:{port}/trickle.png"}, 422, "timed out")
-    finally:
-        stop.set()
-        listener.close()
     assert time.perf_counter() - start < 2.5

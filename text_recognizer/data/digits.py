@@ -1,7 +1,8 @@
 """Real handwritten digits that ship inside scikit-learn: the course's no-download dataset.
 
 1,797 images of 8x8 pixels by 13 writers: the test part of the UCI "optical recognition of
-handwritten digits" set (43 writers in all; scikit-learn ships only this part). Small enough to train an MLP in seconds on a laptop CPU.
+handwritten digits" set (43 writers in all; scikit-learn ships only this part). Small
+enough to train an MLP in seconds on a laptop CPU.
 """
 
 from __future__ import annotations
