@@ -1,14 +1,20 @@
-"""Small helpers shared across the package: reading images from anywhere, and seeding."""
+"""Small helpers shared across the package: reading images from anywhere, seeding, and
+atomic writes (readers see the whole file or directory, or nothing)."""
 
 from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import io
 import os
 import random
 import re
+import shutil
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from PIL import Image
@@ -199,3 +205,70 @@ def _decode_image_bytes(data: bytes) -> Image.Image:
         raise
     except (Image.DecompressionBombError, OSError, ValueError, SyntaxError) as error:
         raise ImageReadError(f"not a readable image: {error}") from error
+
+
+# ------------------------------------------------------------------------- atomic writes
+@contextlib.contextmanager
+def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[Any]:
+    """Open a uniquely named temporary file next to ``path``; when the block ends without
+    error, flush, fsync and rename it over ``path``. Readers see the old file or the whole
+    new one, never half of it, and two writers never share a temporary name.
+
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with atomic_write(root / "a.txt") as f:
+    ...     _ = f.write("hi")
+    >>> sorted(p.name for p in root.iterdir()), (root / "a.txt").read_text()
+    (['a.txt'], 'hi')
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    try:
+        with open(fd, mode, **open_kwargs) as handle:
+            yield handle
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+def atomic_write_text(path: str | os.PathLike, text: str) -> Path:
+    """Write ``text`` to ``path`` atomically (see :func:`atomic_write`) -> ``path``."""
+    with atomic_write(path, "w", encoding="utf-8") as handle:
+        handle.write(text)
+    return Path(path)
+
+
+def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
+    """Write ``data`` to ``path`` atomically (see :func:`atomic_write`) -> ``path``."""
+    with atomic_write(path, "wb") as handle:
+        handle.write(data)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
+    """Build a directory under a temporary name and rename it to ``target`` only when the
+    block finishes without error: readers see either nothing or the complete directory.
+
+    >>> root = Path(tempfile.mkdtemp())
+    >>> with atomic_directory(root / "out") as tmp:
+    ...     _ = (tmp / "a.txt").write_text("hi")
+    >>> sorted(p.name for p in root.iterdir()), (root / "out" / "a.txt").read_text()
+    (['out'], 'hi')
+    """
+    target = Path(target)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+    try:
+        yield tmp
+        if target.exists():  # another process finished first: keep its (identical) result
+            shutil.rmtree(tmp)
+        else:
+            os.replace(tmp, target)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise

@@ -45,9 +45,9 @@ import numpy as np
 from HersheyFonts import HersheyFonts
 from PIL import Image, ImageDraw
 
-from text_recognizer.data.iam import atomic_directory
 from text_recognizer.data.synthetic import compose_page, render_line_ink, sample_style
 from text_recognizer.data.synthetic.fonts import FontSpec
+from text_recognizer.util import atomic_directory
 
 PROMPT = "Please copy the sentence below:"
 # Fixed sentences (not a corpus that changes with the Python version): same seed, same pages.

@@ -28,16 +28,14 @@ merged into one, and every other form is training data.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import html
 import logging
 import os
 import re
 import shutil
-import tempfile
 import xml.etree.ElementTree as ElementTree
 import zipfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -48,7 +46,7 @@ from PIL import Image
 from text_recognizer.data.download import download_file
 from text_recognizer.metadata import iam as metadata
 from text_recognizer.metadata.iam_paragraphs import NEW_LINE_TOKEN
-from text_recognizer.util import read_image_pil
+from text_recognizer.util import atomic_directory, read_image_pil
 
 logger = logging.getLogger(__name__)
 
@@ -213,31 +211,6 @@ def crop_region(image: Image.Image, region: Region, fill: int = 255) -> Image.Im
     if inside.width > 0 and inside.height > 0:
         crop.paste(image.crop(inside), (inside.x1 - region.x1, inside.y1 - region.y1))
     return crop
-
-
-@contextlib.contextmanager
-def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
-    """Build a directory under a temporary name and rename it to ``target`` only when the
-    block finishes without error: readers see either nothing or the complete directory.
-
-    >>> root = Path(tempfile.mkdtemp())
-    >>> with atomic_directory(root / "out") as tmp:
-    ...     _ = (tmp / "a.txt").write_text("hi")
-    >>> sorted(p.name for p in root.iterdir()), (root / "out" / "a.txt").read_text()
-    (['out'], 'hi')
-    """
-    target = Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
-        yield tmp
-        if target.exists():  # another process finished first: keep its (identical) result
-            shutil.rmtree(tmp)
-        else:
-            os.replace(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
 
 
 # ---------------------------------------------------------------------------- the dataset

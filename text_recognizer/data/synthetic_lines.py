@@ -53,7 +53,6 @@ from PIL import Image
 from torch.utils.data import Dataset
 
 from text_recognizer.data.base_data_module import NUM_AVAILABLE_CPUS, BaseDataModule
-from text_recognizer.data.iam import atomic_directory
 from text_recognizer.data.synthetic import (
     dataset_fingerprint,
     font_families,
@@ -68,6 +67,7 @@ from text_recognizer.metadata import iam_lines as metadata
 from text_recognizer.metadata.shared import PROCESSED_DATA_DIRNAME
 from text_recognizer.stems.image import BoxStem
 from text_recognizer.stems.line import LineStem
+from text_recognizer.util import atomic_directory
 
 NUM_TRAIN = 2_000
 NUM_VAL = 200
