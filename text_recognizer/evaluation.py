@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +63,34 @@ def edits(prediction: str, truth: str) -> tuple[int, int]:
     if not truth:
         return len(prediction), 0
     return round(float(char_error_rate(prediction, truth)) * len(truth)), len(truth)
+
+
+def cer(prediction: str, target: str) -> float:
+    """Character error rate of one prediction: edit distance / len(target), raw strings
+    (no normalization). The ONE definition every reader, table and monitor uses.
+
+    >>> cer("helo", "hello"), cer("", ""), cer("x", "")
+    (0.2, 0.0, 1.0)
+    """
+    return corpus_cer([prediction], [target])
+
+
+def corpus_cer(predictions: Sequence[str], targets: Sequence[str]) -> float:
+    """Char-weighted CER over a set: total edits / total target characters. An empty
+    target set scores 1.0 if anything was read, else 0.0; an empty list is nan.
+
+    >>> corpus_cer(["helo", "world"], ["hello", "world"]), corpus_cer([], [])
+    (0.1, nan)
+    """
+    from torchmetrics.functional.text import char_error_rate
+
+    if len(predictions) != len(targets):
+        raise ValueError(f"{len(predictions)} predictions for {len(targets)} targets")
+    if not targets:
+        return float("nan")
+    if not any(targets):
+        return float(sum(len(p) for p in predictions) > 0)
+    return float(char_error_rate(list(predictions), list(targets)))
 
 
 def score_examples(

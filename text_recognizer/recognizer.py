@@ -32,7 +32,7 @@ import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 from PIL import Image
@@ -54,6 +54,7 @@ __all__ = [
     "ImageReadError",
     "ParagraphTextRecognizer",
     "Prediction",
+    "Recognizer",
     "ctc_decode",
 ]
 
@@ -67,6 +68,19 @@ class Prediction:
     line_confidences: list[float]  # per line, 0..1
     confidence: float  # mean of the lines' confidences; 0.0 if no lines
     line_boxes: list[tuple[int, int, int, int]]  # (x0, y0, x1, y1) in input-image pixels
+
+
+@runtime_checkable
+class Recognizer(Protocol):
+    """What serving and monitoring need from a reader: :class:`ParagraphTextRecognizer`,
+    a shadow candidate, or a test double all qualify (structural typing, no base class)."""
+
+    name: str
+    version: str
+
+    def predict(self, image: ImageLike) -> str: ...
+
+    def predict_details(self, image: ImageLike) -> Prediction: ...
 
 
 def softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
