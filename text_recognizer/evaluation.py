@@ -69,7 +69,7 @@ def cer(prediction: str, target: str) -> float:
     """Character error rate of one prediction: edit distance / len(target), raw strings
     (no normalization). The ONE definition every reader, table and monitor uses.
 
-    >>> cer("helo", "hello"), cer("", ""), cer("x", "")
+    >>> round(cer("helo", "hello"), 6), cer("", ""), cer("x", "")
     (0.2, 0.0, 1.0)
     """
     return corpus_cer([prediction], [target])
@@ -79,7 +79,7 @@ def corpus_cer(predictions: Sequence[str], targets: Sequence[str]) -> float:
     """Char-weighted CER over a set: total edits / total target characters. An empty
     target set scores 1.0 if anything was read, else 0.0; an empty list is nan.
 
-    >>> corpus_cer(["helo", "world"], ["hello", "world"]), corpus_cer([], [])
+    >>> round(corpus_cer(["helo", "world"], ["hello", "world"]), 6), corpus_cer([], [])
     (0.1, nan)
     """
     from torchmetrics.functional.text import char_error_rate
