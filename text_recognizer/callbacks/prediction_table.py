@@ -42,11 +42,9 @@ def character_error_rate(ground_truth: str, prediction: str) -> float:
     >>> character_error_rate("", "x"), character_error_rate("", "")
     (1.0, 0.0)
     """
-    if not ground_truth:
-        return float(bool(prediction))
-    from torchmetrics.functional.text import char_error_rate
+    from text_recognizer.evaluation import cer
 
-    return round(float(char_error_rate([prediction], [ground_truth])), 6)
+    return round(cer(prediction, ground_truth), 6)
 
 
 def to_uint8_image(image: torch.Tensor | np.ndarray) -> np.ndarray:

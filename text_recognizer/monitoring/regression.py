@@ -19,7 +19,7 @@ import shutil
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from text_recognizer.monitoring.shadow import cer, corpus_cer
+from text_recognizer.evaluation import cer, corpus_cer
 
 if TYPE_CHECKING:
     import pandas as pd

@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image
 
+from text_recognizer.evaluation import cer, corpus_cer
 from text_recognizer.monitoring.logger import PredictionLogger
 from text_recognizer.monitoring.store import EvaluationStore
 
@@ -139,32 +140,6 @@ class ShadowRecognizer:
 
 
 # ---------------------------------------------------------------- comparing
-def cer(prediction: str, target: str) -> float:
-    """Character error rate of one prediction (torchmetrics: edits / target length).
-
-    >>> round(cer("hallo", "hello"), 4), cer("", "")
-    (0.2, 0.0)
-    """
-    from torchmetrics.functional.text import char_error_rate
-
-    if not target:
-        return 0.0 if not prediction else 1.0
-    return float(char_error_rate([prediction], [target]))
-
-
-def corpus_cer(predictions: Sequence[str], targets: Sequence[str]) -> float:
-    """CER over a set: all edits / all target characters (long pages weigh more).
-
-    >>> corpus_cer(["abc", "x"], ["abd", "y"])
-    0.5
-    """
-    from torchmetrics.functional.text import char_error_rate
-
-    if not targets:
-        return float("nan")
-    return float(char_error_rate(list(predictions), list(targets)))
-
-
 @dataclass
 class ShadowComparison:
     pairs: pd.DataFrame  # one row per request: text/latency/cer for both roles, label, agree

@@ -368,7 +368,7 @@ def simulate(
 
 
 def _run_batch(store, recognizer, batch, seed, name, version, flag_rate) -> list[dict[str, Any]]:
-    from text_recognizer.monitoring.shadow import cer
+    from text_recognizer.evaluation import cer
 
     images = [request.image for request in batch]
     tic = time.perf_counter()

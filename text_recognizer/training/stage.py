@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from text_recognizer.evaluation import normalize_text
+from text_recognizer.evaluation import corpus_cer, normalize_text
 from text_recognizer.metadata.emnist import BLANK
 from text_recognizer.recognizer import (
     ARTIFACTS_DIRNAME,
@@ -130,24 +130,15 @@ def heldout_pages(data, num: int | None = None) -> tuple[list, list[str], list[s
     return images, texts, families
 
 
-def cer(predictions: list[str], targets: list[str]) -> float:
-    """Character error rate over a corpus (total edits / total target characters)."""
-    from torchmetrics.text import CharErrorRate
-
-    if not targets:
-        return float("nan")
-    return float(CharErrorRate()(predictions, targets))
-
-
 def score(predictions: list[str], texts: list[str], families: list[str], holdout: set[str]) -> dict:
     """CER overall, on families seen in training, and on the held-out families."""
     preds = [normalize_text(p) for p in predictions]
     seen = [i for i, f in enumerate(families) if f not in holdout]
     held = [i for i, f in enumerate(families) if f in holdout]
     return {
-        "cer": cer(preds, texts),
-        "cer_in_distribution": cer([preds[i] for i in seen], [texts[i] for i in seen]),
-        "cer_heldout_family": cer([preds[i] for i in held], [texts[i] for i in held]),
+        "cer": corpus_cer(preds, texts),
+        "cer_in_distribution": corpus_cer([preds[i] for i in seen], [texts[i] for i in seen]),
+        "cer_heldout_family": corpus_cer([preds[i] for i in held], [texts[i] for i in held]),
         "pages": len(texts),
         "pages_in_distribution": len(seen),
         "pages_heldout_family": len(held),
