@@ -26,6 +26,7 @@ cd "$(dirname "$0")/.."
 abspath() { if [[ "$1" == /* ]]; then echo "$1"; else echo "$PWD/$1"; fi; }
 
 LS_SPEC="label-studio==1.23.*"
+LS_CONSTRAINTS="requirements/label-studio-constraints.txt"
 LS_VENV="${LABEL_STUDIO_VENV:-.venv-label-studio}"
 LS_HOME="${LABEL_STUDIO_HOME:-logs/label-studio}"
 LS_HOME="$(abspath "$LS_HOME")" # absolute: the server must not depend on the cwd
@@ -36,7 +37,7 @@ PORT_FILE="$LS_HOME/label-studio.port"
 LOG_FILE="$LS_HOME/label-studio.log"
 CRED_FILE="$LS_HOME/credentials.env"
 STAMP="$LS_VENV/.stamp-label-studio"
-STAMP_TEXT="$LS_SPEC + migrated template db v1"
+STAMP_TEXT="$LS_SPEC + constraints + migrated template db v2"
 # A database with every migration applied, made once at install: a new data folder starts
 # from a copy in seconds instead of migrating for minutes on a small CPU.
 TEMPLATE_DB="$LS_VENV/template-data/label_studio.sqlite3"
@@ -64,7 +65,9 @@ cmd_install() {
   [[ -x "$LS_VENV/bin/python" ]] || "$(py)" -m venv "$LS_VENV"
   # (This machine's pip config names local wheel folders and warns about each; hide that.)
   "$LS_VENV/bin/python" -m pip install -q --upgrade pip 2> >(grep -v "$PIP_NOISE" >&2)
-  "$LS_VENV/bin/python" -m pip install -q "$LS_SPEC" 2> >(grep -v "$PIP_NOISE" >&2)
+  # Constrained to a known-good set: Label Studio leaves most dependencies open, and a new
+  # major release of one (sentry-sdk 3.0) once broke its import.
+  "$LS_VENV/bin/python" -m pip install -q "$LS_SPEC" -c "$LS_CONSTRAINTS" 2> >(grep -v "$PIP_NOISE" >&2)
   "$LS_VENV/bin/python" -c "import importlib.metadata as m; print('label-studio', m.version('label-studio'))"
   log "migrating a template database (once; every later start copies it)"
   rm -rf "$LS_VENV/template-data"
