@@ -25,13 +25,20 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from text_recognizer.monitoring.drift import DriftConfig, DriftResult, detect_drift, load_config
+from text_recognizer.monitoring.plotting import (
+    ALERT_COLOR,
+    PRODUCTION_COLOR,
+    REFERENCE_COLOR,
+    pyplot,
+    save_figure,
+)
+from text_recognizer.util import atomic_write_text
 
 if TYPE_CHECKING:
     import pandas as pd
 
     from text_recognizer.monitoring.store import EvaluationStore
 
-REFERENCE_COLOR, PRODUCTION_COLOR, ALERT_COLOR = "#4C72B0", "#DD8452", "#C44E52"
 WORST_CASES = 8
 
 
@@ -42,29 +49,12 @@ class Report:
     drift: DriftResult
 
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def _save(fig, path: Path) -> Path:
-    tmp = path.with_name(f".tmp-{path.name}")
-    fig.savefig(tmp, dpi=90, bbox_inches="tight", format="png")
-    os.replace(tmp, path)
-    _pyplot().close(fig)
-    return path
-
-
 # ---------------------------------------------------------------- plots
 def plot_distributions(
     reference: pd.DataFrame, production: pd.DataFrame, names: list[str], path: Path
 ) -> Path:
     """One histogram per projection: reference vs production, as densities."""
-    plt = _pyplot()
+    plt = pyplot()
     names = [n for n in names if n in production]
     cols = 4
     rows = max(1, -(-len(names) // cols))
@@ -88,12 +78,12 @@ def plot_distributions(
     axes.flat[0].legend(fontsize=8)
     fig.suptitle("Projections: held-out reference vs production", y=1.0)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_timeline(result: DriftResult, config: DriftConfig, path: Path) -> Path:
     """Volume per window, then D1 per window for each projection, alerts in red."""
-    plt = _pyplot()
+    plt = pyplot()
     stats = result.stats
     names = [n for n in config.projections if n in set(stats["projection"])]
     fig, axes = plt.subplots(
@@ -125,7 +115,7 @@ def plot_timeline(result: DriftResult, config: DriftConfig, path: Path) -> Path:
         fontsize=10,
     )
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def _bar_width(volume: pd.DataFrame) -> Any:
@@ -138,7 +128,7 @@ def plot_flags(flags: pd.DataFrame, predictions: pd.DataFrame, path: Path) -> Pa
     """Flags by option, and the share of predictions flagged per hour (or day)."""
     import pandas as pd
 
-    plt = _pyplot()
+    plt = pyplot()
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3))
     if len(flags):
         counts = flags["option"].fillna("(none)").value_counts()
@@ -161,7 +151,7 @@ def plot_flags(flags: pd.DataFrame, predictions: pd.DataFrame, path: Path) -> Pa
         right.tick_params(axis="x", labelrotation=30, labelsize=8)
     right.set_title(f"share of predictions flagged, per {'hour' if period == '1h' else 'day'}")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def worst_cases(predictions: pd.DataFrame, k: int = WORST_CASES) -> pd.DataFrame:
@@ -177,7 +167,7 @@ def worst_cases(predictions: pd.DataFrame, k: int = WORST_CASES) -> pd.DataFrame
 
 def plot_worst(store: EvaluationStore, cases: pd.DataFrame, path: Path) -> Path:
     """A grid of the worst cases' input images, captioned with the model's output."""
-    plt = _pyplot()
+    plt = pyplot()
     n = max(1, len(cases))
     cols = min(4, n)
     rows = -(-n // cols)
@@ -194,13 +184,13 @@ def plot_worst(store: EvaluationStore, cases: pd.DataFrame, path: Path) -> Path:
         axes.flat[0].text(0.5, 0.5, "no predictions", ha="center")
     fig.suptitle("Worst cases: flagged first, then least confident", fontsize=10)
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 def plot_examples(store: EvaluationStore, frame: pd.DataFrame, title: str = "", k: int = 6):
     """A row of ``frame``'s first ``k`` input images, each titled with the model's confidence
     and output: looking at inputs beside outputs is how failure modes are found."""
-    plt = _pyplot()
+    plt = pyplot()
     rows = frame.head(k)
     fig, axes = plt.subplots(
         1, max(1, len(rows)), figsize=(3.2 * max(1, len(rows)), 3.2), squeeze=False
@@ -317,9 +307,7 @@ the production model. Thresholds: <code>drift.yaml</code> (window {config.window
 </body></html>
 """
     path = out / "index.html"
-    tmp = out / ".tmp-index.html"
-    tmp.write_text(body, encoding="utf-8")
-    os.replace(tmp, path)
+    atomic_write_text(path, body)
     return Report(path, images, result)
 
 

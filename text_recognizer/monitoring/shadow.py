@@ -207,9 +207,9 @@ def compare(store: EvaluationStore, start: Any = None, end: Any = None) -> Shado
 
 def plot_shadow(comparison: ShadowComparison, path: os.PathLike) -> os.PathLike:
     """Per-request CER of candidate vs production (where labeled), and latencies."""
-    from text_recognizer.monitoring.report import _pyplot, _save
+    from text_recognizer.monitoring.plotting import pyplot, save_figure
 
-    plt = _pyplot()
+    plt = pyplot()
     pairs = comparison.pairs
     fig, (left, right) = plt.subplots(1, 2, figsize=(10, 3.5))
     labeled = pairs.dropna(subset=["cer_production", "cer_candidate"])
@@ -228,7 +228,7 @@ def plot_shadow(comparison: ShadowComparison, path: os.PathLike) -> os.PathLike:
     right.legend()
     right.set_title("latency")
     fig.tight_layout()
-    return _save(fig, path)
+    return save_figure(fig, path)
 
 
 # ---------------------------------------------------------------- the promotion gate
