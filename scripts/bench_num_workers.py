@@ -56,6 +56,7 @@ from text_recognizer.training.profiling import (  # noqa: E402
     make_profiler,
     step_time_breakdown,
 )
+from text_recognizer.util import atomic_write_text  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 IMAGE_SIZE = 28
@@ -185,10 +186,7 @@ def main(argv: list[str] | None = None) -> int:
                 results[workers] = result
     table = markdown(results, args, load)
     print("\n" + table)
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    tmp = RESULTS / ".num_workers.md.tmp"
-    tmp.write_text(table)
-    os.replace(tmp, RESULTS / "num_workers.md")
+    atomic_write_text(RESULTS / "num_workers.md", table)
     return 0
 
 

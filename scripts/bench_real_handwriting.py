@@ -36,6 +36,7 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing the package
 
 from text_recognizer import evaluation  # noqa: E402  (after the path and Tesseract setup)
+from text_recognizer.util import atomic_write_text  # noqa: E402
 
 RESULTS = REPO / "bench" / "results"
 
@@ -118,10 +119,7 @@ def main(argv: list[str] | None = None) -> int:
         lines.append(f"| {name} | `{truth[:60]}` | " + " | ".join(cells) + " |")
     table = "\n".join(lines) + "\n"
     print("\n" + table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_name(f".{args.output.name}.tmp")
-    tmp.write_text(table)
-    os.replace(tmp, args.output)
+    atomic_write_text(args.output, table)
     print(f"written: {args.output}")
     return 0
 

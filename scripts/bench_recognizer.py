@@ -19,7 +19,7 @@ never saw, named in the model card). Rows:
   contend on a small machine). On these pages ``--psm 4`` and ``--psm 3`` read worse, and
   upscaling the pages 1.5x or 2x first did not help on both sets, so neither is used.
 
-Columns: CER (torchmetrics ``CharErrorRate`` over the whole set: total edits / total
+Columns: CER (``evaluation.corpus_cer`` over the whole set: total edits / total
 characters, lines joined by newlines on both sides); p50/p95 latency per paragraph, where a
 paragraph read in a batch of 8 waits for its whole batch (so batching raises latency while
 it raises throughput); throughput in paragraphs per second over all the timed pages. Every
@@ -48,7 +48,6 @@ os.environ.setdefault("OMP_THREAD_LIMIT", "1")  # Tesseract's OpenMP: set before
 import numpy as np
 import torch
 from PIL import Image
-from torchmetrics.text import CharErrorRate
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))  # run from a checkout without installing the package
@@ -192,10 +191,9 @@ def cer(predictions: Sequence[str], truths: Sequence[str]) -> float:
     >>> round(cer(["abc", "xy"], ["abd", "xy"]), 3), cer(["a  b \\n\\n c"], ["a b\\nc"])
     (0.2, 0.0)
     """
-    from text_recognizer.evaluation import normalize_text
+    from text_recognizer.evaluation import corpus_cer, normalize_text
 
-    normalized = [normalize_text(p) for p in predictions]
-    return float(CharErrorRate()(normalized, list(truths)))
+    return corpus_cer([normalize_text(p) for p in predictions], list(truths))
 
 
 def run_engine(
@@ -352,10 +350,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     table = markdown(rows, set_names, header) + targets(rows, set_names[0])
     print("\n" + table)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_name(f".{args.output.name}.tmp")
-    tmp.write_text(table)
-    os.replace(tmp, args.output)
+    from text_recognizer.util import atomic_write_text
+
+    atomic_write_text(args.output, table)
     print(
         f"written: {args.output.relative_to(REPO) if args.output.is_relative_to(REPO) else args.output}"
     )

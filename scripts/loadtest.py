@@ -29,6 +29,9 @@ import numpy as np
 import requests
 
 ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))  # run from a checkout without installing the package
+from text_recognizer.util import atomic_write_text  # noqa: E402
+
 DEFAULT_OUTPUT = ROOT / "bench" / "results" / "loadtest.md"
 EXAMPLES = ROOT / "text_recognizer" / "serving" / "examples"
 
@@ -202,10 +205,7 @@ def main(argv: list[str] | None = None) -> int:
             stats = run(url, image, args.concurrency, args.duration, args.timeout)
     report = markdown(stats, load_before, os.getloadavg())
     print(report)
-    args.output.parent.mkdir(parents=True, exist_ok=True)
-    tmp = args.output.with_suffix(".tmp")
-    tmp.write_text(report)
-    os.replace(tmp, args.output)  # never a half-written report
+    atomic_write_text(args.output, report)  # never a half-written report
     print(f"wrote {args.output}")
     return 1 if stats["errors"] or not stats["requests"] else 0
 

@@ -209,10 +209,13 @@ def _decode_image_bytes(data: bytes) -> Image.Image:
 
 # ------------------------------------------------------------------------- atomic writes
 @contextlib.contextmanager
-def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Iterator[Any]:
+def atomic_write(
+    path: str | os.PathLike, mode: str = "w", permissions: int = 0o644, **open_kwargs
+) -> Iterator[Any]:
     """Open a uniquely named temporary file next to ``path``; when the block ends without
     error, flush, fsync and rename it over ``path``. Readers see the old file or the whole
-    new one, never half of it, and two writers never share a temporary name.
+    new one, never half of it, and two writers never share a temporary name. The file gets
+    ``permissions`` (mkstemp's own 0600 would hide it from other users).
 
     >>> root = Path(tempfile.mkdtemp())
     >>> with atomic_write(root / "a.txt") as f:
@@ -224,6 +227,7 @@ def atomic_write(path: str | os.PathLike, mode: str = "w", **open_kwargs) -> Ite
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
     try:
+        os.chmod(tmp, permissions)
         with open(fd, mode, **open_kwargs) as handle:
             yield handle
             handle.flush()
@@ -250,25 +254,37 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> Path:
 
 
 @contextlib.contextmanager
-def atomic_directory(target: str | os.PathLike) -> Iterator[Path]:
+def atomic_directory(target: str | os.PathLike, replace: bool = False) -> Iterator[Path]:
     """Build a directory under a temporary name and rename it to ``target`` only when the
     block finishes without error: readers see either nothing or the complete directory.
 
+    If ``target`` exists when the block ends, it is kept (``replace=False``: a cache that
+    another process filled first) or swapped out by two renames and deleted
+    (``replace=True``: a newer build), so readers see the old or the new one, whole.
+
     >>> root = Path(tempfile.mkdtemp())
     >>> with atomic_directory(root / "out") as tmp:
-    ...     _ = (tmp / "a.txt").write_text("hi")
+    ...     _ = (tmp / "a.txt").write_text("old")
+    >>> with atomic_directory(root / "out", replace=True) as tmp:
+    ...     _ = (tmp / "a.txt").write_text("new")
     >>> sorted(p.name for p in root.iterdir()), (root / "out" / "a.txt").read_text()
-    (['out'], 'hi')
+    (['out'], 'new')
     """
     target = Path(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
     try:
         yield tmp
-        if target.exists():  # another process finished first: keep its (identical) result
-            shutil.rmtree(tmp)
-        else:
+        os.chmod(tmp, 0o755)  # mkdtemp's 0700 would hide it from other users
+        if not target.exists():
             os.replace(tmp, target)
+        elif replace:
+            old = Path(tempfile.mkdtemp(prefix=f".{target.name}.old-", dir=target.parent))
+            os.replace(target, old / "previous")
+            os.replace(tmp, target)
+            shutil.rmtree(old, ignore_errors=True)
+        else:  # another process finished first: keep its (identical) result
+            shutil.rmtree(tmp)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

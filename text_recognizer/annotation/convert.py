@@ -32,8 +32,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import shutil
-import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
@@ -47,7 +45,7 @@ from PIL import Image
 from text_recognizer.annotation.forms import bounding_box, rect_corners
 from text_recognizer.annotation.label_config import DATA_KEY, IMAGE_NAME, RECTANGLE_NAME, TEXT_NAME
 from text_recognizer.metadata.emnist import MAPPING
-from text_recognizer.util import read_image_pil
+from text_recognizer.util import atomic_directory, read_image_pil
 
 Rect = tuple[float, float, float, float, float]  # x, y, width, height, rotation; pixels
 LINES_FILENAME, PARAGRAPHS_FILENAME, REPORT_FILENAME = (
@@ -455,9 +453,8 @@ def convert_export(
     load = image_loader(images)
     report = ConversionReport(tasks=len(tasks))
     out_dir = Path(out_dir)
-    out_dir.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.tmp-", dir=out_dir.parent))
-    try:
+    # An older conversion is replaced whole: readers see the old one or the new one.
+    with atomic_directory(out_dir, replace=True) as tmp:
         (tmp / "lines").mkdir()
         (tmp / "paragraphs").mkdir()
         all_lines, paragraphs = [], []
@@ -506,16 +503,6 @@ def convert_export(
         )
         (tmp / PARAGRAPHS_FILENAME).write_text(json.dumps(paragraphs, indent=1, ensure_ascii=False))
         (tmp / REPORT_FILENAME).write_text(json.dumps(report.to_dict(), indent=1))
-        if out_dir.exists():  # replace an older conversion: swap, then delete the old one
-            old = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}.old-", dir=out_dir.parent))
-            os.replace(out_dir, old / "x")
-            os.replace(tmp, out_dir)
-            shutil.rmtree(old, ignore_errors=True)
-        else:
-            os.replace(tmp, out_dir)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     return report
 
 

@@ -47,7 +47,7 @@ from PIL import Image, ImageDraw
 
 from text_recognizer.data.synthetic import compose_page, render_line_ink, sample_style
 from text_recognizer.data.synthetic.fonts import FontSpec
-from text_recognizer.util import atomic_directory
+from text_recognizer.util import atomic_directory, atomic_write_text
 
 PROMPT = "Please copy the sentence below:"
 # Fixed sentences (not a corpus that changes with the Python version): same seed, same pages.
@@ -356,10 +356,7 @@ def write_manifest(collection: FormsCollection | str | os.PathLike, base_url: st
     writer = csv.DictWriter(buffer, fieldnames=MANIFEST_COLUMNS, lineterminator="\n")
     writer.writeheader()
     writer.writerows(rows)
-    tmp = collection.manifest_path.with_suffix(".csv.tmp")
-    tmp.write_text(buffer.getvalue())
-    os.replace(tmp, collection.manifest_path)
-    return collection.manifest_path
+    return atomic_write_text(collection.manifest_path, buffer.getvalue())
 
 
 def load_truth(path: str | os.PathLike) -> dict[str, PageTruth]:

@@ -27,6 +27,8 @@ from PIL import Image
 from pytorch_lightning.loggers import WandbLogger
 from pytorch_lightning.utilities import rank_zero_info
 
+from text_recognizer.util import atomic_write
+
 COLUMNS = ["epoch", "index", "image", "ground_truth", "prediction", "cer"]
 WANDB_KEY = "val/predictions"
 
@@ -158,15 +160,12 @@ def find_wandb_logger(trainer: pl.Trainer) -> WandbLogger | None:
 
 
 def _save_png_atomic(pixels: np.ndarray, path: Path) -> None:
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    Image.fromarray(pixels).save(tmp)  # (H, W) uint8 -> grayscale PNG
-    os.replace(tmp, path)
+    with atomic_write(path, "wb") as handle:
+        Image.fromarray(pixels).save(handle, format="PNG")  # (H, W) uint8 -> grayscale PNG
 
 
 def _write_csv_atomic(rows: list[dict[str, Any]], path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    with open(tmp, "w", newline="", encoding="utf-8") as f:
+    with atomic_write(path, "w", newline="", encoding="utf-8") as f:
         writer = csv.DictWriter(f, fieldnames=COLUMNS)
         writer.writeheader()
         writer.writerows(rows)
-    os.replace(tmp, path)

@@ -33,6 +33,7 @@ import numpy as np
 
 from text_recognizer.metadata.emnist import CHARSET
 from text_recognizer.metadata.shared import DOWNLOADED_DATA_DIRNAME, PROCESSED_DATA_DIRNAME
+from text_recognizer.util import atomic_write_text
 
 SOURCES = ("auto", "brown", "offline")
 NLTK_DATA_DIRNAME = DOWNLOADED_DATA_DIRNAME / "nltk"
@@ -236,10 +237,7 @@ def brown_sentences(
         sentence = clean_sentence(detokenize(tokens))  # handles `` '' quotes and n't
         if sentence:
             sentences.append(sentence)
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    tmp = cache_file.with_suffix(".tmp")
-    tmp.write_text("\n".join(sentences), encoding="utf-8")
-    os.replace(tmp, cache_file)
+    atomic_write_text(cache_file, "\n".join(sentences))
     return tuple(sentences)
 
 

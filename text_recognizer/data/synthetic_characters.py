@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import time
 from pathlib import Path
 
@@ -35,6 +34,7 @@ from text_recognizer.data.synthetic.fonts import FontSpec
 from text_recognizer.data.util import BaseDataset
 from text_recognizer.metadata import emnist as metadata
 from text_recognizer.metadata.shared import PROCESSED_DATA_DIRNAME
+from text_recognizer.util import atomic_write, atomic_write_text
 
 NUM_TRAIN = 60_000  # ~770 images per class; with val + test ~10 s to generate on 2 cores
 NUM_VAL = 6_000
@@ -191,10 +191,8 @@ class SyntheticCharacters(BaseDataModule):
             start = time.perf_counter()
             images, labels = self.generate(split)
             seconds = time.perf_counter() - start
-            tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            with open(tmp, "wb") as handle:
+            with atomic_write(path, "wb") as handle:
                 np.savez(handle, images=images, labels=labels)
-            os.replace(tmp, path)
             record = {
                 **self.records[split],
                 "generation_seconds": round(seconds, 2),
@@ -203,9 +201,7 @@ class SyntheticCharacters(BaseDataModule):
                     for i, c in zip(*np.unique(labels, return_counts=True))
                 },
             }
-            tmp = path.with_name(f".{path.stem}.json.{os.getpid()}.tmp")
-            tmp.write_text(json.dumps(record, indent=2))
-            os.replace(tmp, path.with_suffix(".json"))
+            atomic_write_text(path.with_suffix(".json"), json.dumps(record, indent=2))
 
     def load_split(self, split: str) -> BaseDataset:
         """The cached split as tensors: x float (N, 1, 28, 28) in [0, 1], y int64 (N,)."""

@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from text_recognizer.monitoring.projections import PROJECTIONS, compute_projections
+from text_recognizer.util import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -491,8 +492,6 @@ def build_reference(
         )
     frame = pd.DataFrame(rows)
     if cache is not None:
-        cache.parent.mkdir(parents=True, exist_ok=True)
-        tmp = cache.with_suffix(".tmp")
-        frame.to_csv(tmp, index=False)
-        os.replace(tmp, cache)
+        with atomic_write(cache, newline="") as handle:
+            frame.to_csv(handle, index=False)
     return frame

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from text_recognizer.evaluation import cer, corpus_cer
+from text_recognizer.util import atomic_write_text
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -63,10 +64,7 @@ def export_flagged(
             }
         )
     path = out / SUITE_FILENAME
-    tmp = out / f".tmp-{SUITE_FILENAME}"
-    tmp.write_text(json.dumps({"examples": examples}, indent=1))
-    os.replace(tmp, path)
-    return path
+    return atomic_write_text(path, json.dumps({"examples": examples}, indent=1))
 
 
 def load_suite(suite_dir: str | os.PathLike) -> list[dict[str, Any]]:

@@ -28,7 +28,6 @@ import json
 import math
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 import uuid
@@ -42,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 from PIL import Image
 
 from text_recognizer.monitoring.projections import PROJECTIONS, compute_projections, out_of_charset
+from text_recognizer.util import atomic_write
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -111,15 +111,8 @@ def write_image(root: Path, image: Image.Image) -> tuple[str, Path]:
     digest = image_digest(canonical)
     path = Path(root) / image_relpath(digest)
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=".tmp-", suffix=".png")
-        try:
-            with os.fdopen(handle, "wb") as file:
-                canonical.save(file, format="PNG")
-            os.replace(tmp, path)  # readers see the whole file or none
-        except BaseException:
-            Path(tmp).unlink(missing_ok=True)
-            raise
+        with atomic_write(path, "wb") as file:  # readers see the whole file or none
+            canonical.save(file, format="PNG")
     return digest, path
 
 

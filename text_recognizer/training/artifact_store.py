@@ -36,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from text_recognizer.util import atomic_write_text
+
 METADATA_FILENAME = "metadata.json"
 CONSUMERS_DIRNAME = "consumers"
 DEFAULT_DIRNAME = "artifacts"
@@ -371,9 +373,7 @@ def _safe_filename(run_id: str) -> str:
 
 
 def _write_json_atomic(path: Path, data: Any) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{uuid.uuid4().hex}")
-    tmp.write_text(json.dumps(data, indent=2, sort_keys=True) + "\n")
-    os.replace(tmp, path)
+    atomic_write_text(path, json.dumps(data, indent=2, sort_keys=True) + "\n")
 
 
 def _create_json_once(path: Path, data: Any) -> bool:

@@ -63,6 +63,8 @@ from pytorch_lightning.profilers import Profiler
 from pytorch_lightning.profilers.pytorch import RegisterRecordFunction
 from torch.profiler import ProfilerActivity, record_function, tensorboard_trace_handler
 
+from text_recognizer.util import atomic_write, atomic_write_text
+
 SKIP_FIRST = 5  # the first steps pay one-off costs: worker start-up, lazy init, allocator growth
 WARMUP = 1  # profiled but thrown away: the profiler's own start-up cost lands here
 ACTIVE = 3  # steps kept in the trace
@@ -170,10 +172,7 @@ class TraceProfiler(Profiler):
         ``summary.txt`` once, instead of logging it (``print_summary`` prints it)."""
         report = "" if self._summary_written else self.summary()
         if report:
-            self.output_dir.mkdir(parents=True, exist_ok=True)
-            tmp = self.output_dir / ".summary.txt.tmp"
-            tmp.write_text(report + "\n")
-            os.replace(tmp, self.output_dir / "summary.txt")
+            atomic_write_text(self.output_dir / "summary.txt", report + "\n")
             self._summary_written = True
         self.teardown(self._stage)
 
@@ -216,9 +215,8 @@ class TraceProfiler(Profiler):
         tensorboard_trace_handler(str(tensorboard_dir), worker_name=f"rank{self.local_rank}")(prof)
         (written,) = set(tensorboard_dir.glob("*.pt.trace.json")) - before
         name = TRACE_FILENAME if self.local_rank == 0 else f"trace-rank{self.local_rank}.json"
-        tmp = self.output_dir / f".{name}.tmp"
-        shutil.copyfile(written, tmp)
-        os.replace(tmp, self.output_dir / name)  # never a half-written trace.json
+        with open(written, "rb") as source, atomic_write(self.output_dir / name, "wb") as target:
+            shutil.copyfileobj(source, target)  # never a half-written trace.json
         self.trace_path = self.output_dir / name
         self.function_events = prof.events()
 

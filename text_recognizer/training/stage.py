@@ -24,10 +24,8 @@ import datetime as dt
 import json
 import os
 import platform
-import shutil
 import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -45,6 +43,7 @@ from text_recognizer.recognizer import (
     TORCHSCRIPT_FILENAME,
     ParagraphTextRecognizer,
 )
+from text_recognizer.util import atomic_directory
 
 ONNX_OPSET = 17
 NUM_EVAL = 200  # test pages scored into the card (the fixed SyntheticParagraphs test split)
@@ -560,8 +559,7 @@ def stage(
     model, hparams, data = load_checkpoint(checkpoint)
     version = version or dt.datetime.now(dt.UTC).strftime("%Y.%m.%d.%H%M")
     holdout = {f.strip() for f in (hparams.get("holdout_families") or "").split(",") if f.strip()}
-    tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
-    try:
+    with atomic_directory(target, replace=True) as tmp:  # readers see the old or the new
         files = {"torchscript": tmp / TORCHSCRIPT_FILENAME, "onnx": tmp / ONNX_FILENAME}
         export_torchscript(model, files["torchscript"])
         export_onnx(model, files["onnx"], int(data.config()["input_dims"][1]))
@@ -572,10 +570,6 @@ def stage(
         if num_eval:
             card["evaluation"] = evaluate(tmp, data, holdout, num_eval, num_latency, tesseract)
             _write_card(tmp, card)
-        _swap_in(tmp, target)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
     if record_lineage:
         _record_lineage(checkpoint, target, card, Path(logs_dir))
     return target
@@ -584,18 +578,6 @@ def stage(
 def _write_card(directory: Path, card: dict[str, Any]) -> None:
     (directory / CARD_FILENAME).write_text(json.dumps(card, indent=2) + "\n")
     (directory / "card.md").write_text(card_markdown(card))
-
-
-def _swap_in(tmp: Path, target: Path) -> None:
-    """Replace ``target`` by ``tmp`` with renames: readers see the old or the new artifact."""
-    os.chmod(tmp, 0o755)
-    if target.exists():
-        old = target.with_name(f".{target.name}.old-{os.getpid()}")
-        os.replace(target, old)
-        os.replace(tmp, target)
-        shutil.rmtree(old, ignore_errors=True)
-    else:
-        os.replace(tmp, target)
 
 
 def _record_lineage(checkpoint: Path, target: Path, card: dict[str, Any], logs_dir: Path) -> None:

@@ -40,6 +40,8 @@ from typing import Any
 
 import yaml
 
+from text_recognizer.util import atomic_write_text
+
 SWEEPS_DIRNAME = Path(__file__).resolve().parent / "sweeps"
 DEFAULT_TRAIN_FN = "text_recognizer.training.sweep:train_with_run_experiment"
 DEFAULT_OUTPUT_ROOT = Path("logs") / "sweeps"
@@ -423,9 +425,7 @@ def _run_worker_processes(spec: dict[str, Any], n_trials: int, gpus: str) -> Non
     """Start one process per worker (like ``wandb agent``), wait, and fail if any failed."""
     output_dir = Path(spec["output_dir"])
     spec_path = output_dir / SPEC_FILENAME
-    tmp = spec_path.with_suffix(f".tmp-{os.getpid()}")
-    tmp.write_text(json.dumps(spec, indent=2))
-    os.replace(tmp, spec_path)
+    atomic_write_text(spec_path, json.dumps(spec, indent=2))
     workers = spec["workers"]
     threads = str(max(1, (os.cpu_count() or 1) // workers))
     processes = []

@@ -32,6 +32,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
+from text_recognizer.util import atomic_write_text
+
 if TYPE_CHECKING:
     from pytorch_lightning.loggers import WandbLogger
 
@@ -220,8 +222,8 @@ def write_git_state(directory: str | os.PathLike, repo: str | os.PathLike | None
         untracked = _git("ls-files", "--others", "--exclude-standard", cwd=root) or ""
         state["untracked"] = untracked.splitlines()
         state["dirty"] = bool(diff or state["untracked"])
-    _write_text_atomic(directory / GIT_DIFF_FILENAME, diff)
-    _write_text_atomic(directory / GIT_STATE_FILENAME, json.dumps(state, indent=2) + "\n")
+    atomic_write_text(directory / GIT_DIFF_FILENAME, diff)
+    atomic_write_text(directory / GIT_STATE_FILENAME, json.dumps(state, indent=2) + "\n")
     return state
 
 
@@ -251,14 +253,8 @@ def write_system_info(directory: str | os.PathLike) -> dict[str, Any]:
     """Write :func:`system_info` to ``system_info.json`` in ``directory`` and return it."""
     info = system_info()
     Path(directory).mkdir(parents=True, exist_ok=True)
-    _write_text_atomic(Path(directory) / SYSTEM_INFO_FILENAME, json.dumps(info, indent=2) + "\n")
+    atomic_write_text(Path(directory) / SYSTEM_INFO_FILENAME, json.dumps(info, indent=2) + "\n")
     return info
-
-
-def _write_text_atomic(path: Path, text: str) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    tmp.write_text(text)
-    os.replace(tmp, path)
 
 
 # ---------------------------------------------------------------- the Lightning logger

@@ -12,11 +12,12 @@ file's ground-truth text, source index and family.
 from __future__ import annotations
 
 import json
-import os
 import sys
 from pathlib import Path
 
 from PIL import Image
+
+from text_recognizer.util import atomic_write, atomic_write_text
 
 HERE = Path(__file__).resolve().parent
 # The release model's test split (its model card's data settings): 200 paragraphs, offline text.
@@ -44,14 +45,11 @@ def main() -> int:
         slug = family.lower().replace(" ", "_")
         name = f"test{index:03d}_{slug}.png"
         image: Image.Image = test.image(index)
-        tmp = HERE / f".{name}.tmp"
-        image.save(tmp, format="PNG", optimize=True)
-        os.replace(tmp, HERE / name)
+        with atomic_write(HERE / name, "wb") as handle:
+            image.save(handle, format="PNG", optimize=True)
         labels[name] = {"text": samples[index]["text"], "test_index": index, "family": family}
         print(f"{name}: {image.size[0]}x{image.size[1]}, {(HERE / name).stat().st_size} bytes")
-    tmp = HERE / ".labels.json.tmp"
-    tmp.write_text(json.dumps(labels, indent=2, ensure_ascii=False) + "\n")
-    os.replace(tmp, HERE / "labels.json")
+    atomic_write_text(HERE / "labels.json", json.dumps(labels, indent=2, ensure_ascii=False) + "\n")
     return 0
 
 
