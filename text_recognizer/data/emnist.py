@@ -26,6 +26,7 @@ from text_recognizer.data.download import ChecksumError, DownloadError, download
 from text_recognizer.data.util import BaseDataset, split_dataset
 from text_recognizer.metadata import emnist as metadata
 from text_recognizer.metadata.shared import DOWNLOADED_DATA_DIRNAME, PROCESSED_DATA_DIRNAME
+from text_recognizer.util import atomic_write
 
 # The original file on NIST's site, then Full Stack Deep Learning's copy of it on S3 (their
 # repository's data/raw/emnist/readme.md: "We uploaded the same file to our S3 bucket").
@@ -194,9 +195,9 @@ class EMNIST(BaseDataModule):
                 arrays[f"{split}_images"] = arrays[f"{split}_images"][keep]
                 arrays[f"{split}_labels"] = arrays[f"{split}_labels"][keep]
         self.processed_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.processed_path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(self.processed_path)  # atomic: a crash never leaves a half-written file
+        # atomic: a crash never leaves a half-written file
+        with atomic_write(self.processed_path, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
 
     def setup(self, stage: str | None = None) -> None:
         if not self.processed_path.exists():

@@ -29,6 +29,7 @@ from text_recognizer.data.base_data_module import BaseDataModule
 from text_recognizer.data.util import BaseDataset, convert_strings_to_labels
 from text_recognizer.metadata import emnist as metadata
 from text_recognizer.metadata.shared import PROCESSED_DATA_DIRNAME
+from text_recognizer.util import atomic_write
 
 MAX_LENGTH = 32
 MIN_OVERLAP = 0.0
@@ -242,9 +243,9 @@ class EMNISTLines(BaseDataModule):
             images, strings = self._generate(num, samples_by_char, sentences, rng)
             arrays[f"{split}_images"], arrays[f"{split}_strings"] = images, strings
         self.processed_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.processed_path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(self.processed_path)  # atomic: a crash never leaves a half-written file
+        # atomic: a crash never leaves a half-written file
+        with atomic_write(self.processed_path, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
 
     def _generate(
         self, num: int, samples_by_char: dict[str, np.ndarray], sentences, rng: np.random.Generator

@@ -21,6 +21,7 @@ from text_recognizer.data.download import download_file
 from text_recognizer.data.util import BaseDataset, split_dataset
 from text_recognizer.metadata import mnist as metadata
 from text_recognizer.metadata.shared import DOWNLOADED_DATA_DIRNAME, PROCESSED_DATA_DIRNAME
+from text_recognizer.util import atomic_write
 
 OFFLINE_ALTERNATIVE = "--data_class Digits (scikit-learn's digits) or SyntheticCharacters"
 
@@ -102,9 +103,9 @@ class MNIST(BaseDataModule):
         paths = self.download()
         arrays = {key: read_idx(gzip.decompress(path.read_bytes())) for key, path in paths.items()}
         self.processed_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.processed_path.with_suffix(".tmp.npz")
-        np.savez_compressed(tmp, **arrays)
-        tmp.replace(self.processed_path)  # atomic: a crash never leaves a half-written file
+        # atomic: a crash never leaves a half-written file
+        with atomic_write(self.processed_path, "wb") as handle:
+            np.savez_compressed(handle, **arrays)
 
     def setup(self, stage: str | None = None) -> None:
         with np.load(self.processed_path) as arrays:
