@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 
 from tests.fixtures.http_server import LoopbackFileServer
+from tests.fixtures.idx import write_idx
 from text_recognizer.data.download import ChecksumError, DownloadError, sha256sum
-from text_recognizer.data.mnist import MNIST, write_idx
+from text_recognizer.data.mnist import MNIST
 
 N_TRAIN, N_TEST = 24, 8
 

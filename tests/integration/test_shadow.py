@@ -12,12 +12,8 @@ from __future__ import annotations
 import pytest
 
 from text_recognizer.monitoring.drift import heldout_split
-from text_recognizer.monitoring.shadow import (
-    DegradedRecognizer,
-    ShadowRecognizer,
-    compare,
-    is_not_worse,
-)
+from text_recognizer.monitoring.shadow import ShadowRecognizer, compare, is_not_worse
+from text_recognizer.monitoring.simulator import DegradedRecognizer
 from text_recognizer.monitoring.store import EvaluationStore
 
 pytestmark = pytest.mark.slow

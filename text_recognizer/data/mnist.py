@@ -44,16 +44,6 @@ def read_idx(data: bytes) -> np.ndarray:
     return np.frombuffer(data, dtype=np.uint8, offset=offset).reshape(shape)
 
 
-def write_idx(array: np.ndarray) -> bytes:
-    """The inverse of :func:`read_idx` (used to build test fixtures).
-
-    >>> read_idx(write_idx(np.arange(6, dtype=np.uint8).reshape(2, 3))).shape
-    (2, 3)
-    """
-    header = bytes([0, 0, 0x08, array.ndim]) + b"".join(d.to_bytes(4, "big") for d in array.shape)
-    return header + np.ascontiguousarray(array, dtype=np.uint8).tobytes()
-
-
 class MNIST(BaseDataModule):
     """The classic 28x28 digits, downloaded and checked by SHA-256."""
 

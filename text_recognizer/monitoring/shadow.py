@@ -275,35 +275,3 @@ def is_not_worse(
         agreement=float(np.mean([a == b for a, b in zip(texts_c, texts_p)])),
         samples=len(labels),
     )
-
-
-class DegradedRecognizer:
-    """A deliberately worse candidate: the same model fed images shrunk by ``scale`` and
-    blown back up (as if a new stem read at a lower resolution). Used to prove the
-    differential test can fail."""
-
-    def __init__(self, recognizer: Any, scale: float = 0.3) -> None:
-        self.recognizer = recognizer
-        self.scale = scale
-        self.name = f"{getattr(recognizer, 'name', 'model')}-degraded"
-        self.version = f"{getattr(recognizer, 'version', '')}-x{scale}"
-
-    def degrade(self, image: Any) -> Image.Image:
-        from text_recognizer.util import read_image_pil
-
-        image = read_image_pil(image)
-        small = (max(1, round(image.width * self.scale)), max(1, round(image.height * self.scale)))
-        return image.resize(small, Image.Resampling.BILINEAR).resize(
-            image.size, Image.Resampling.NEAREST
-        )
-
-    def predict_details(self, image: Any) -> Any:
-        return self.recognizer.predict_details(self.degrade(image))
-
-    def predict(self, image: Any) -> str:
-        return self.predict_details(image).text
-
-    def predict_batch(self, images: Sequence[Any], batch_size: int = 8) -> list[Any]:
-        return self.recognizer.predict_batch(
-            [self.degrade(i) for i in images], batch_size=batch_size
-        )

@@ -51,6 +51,7 @@ from text_recognizer.data.synthetic_paragraphs import (
     wrap_paragraph,
 )
 from text_recognizer.metadata import iam_paragraphs
+from text_recognizer.util import read_image_pil
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -410,3 +411,33 @@ def _run_batch(store, recognizer, batch, seed, name, version, flag_rate) -> list
             }
         )
     return rows
+
+
+class DegradedRecognizer:
+    """A deliberately worse candidate: the same model fed images shrunk by ``scale`` and
+    blown back up (as if a new stem read at a lower resolution). Used to prove the
+    differential test can fail, and Lab 08's stand-in for a bad new model."""
+
+    def __init__(self, recognizer: Any, scale: float = 0.3) -> None:
+        self.recognizer = recognizer
+        self.scale = scale
+        self.name = f"{getattr(recognizer, 'name', 'model')}-degraded"
+        self.version = f"{getattr(recognizer, 'version', '')}-x{scale}"
+
+    def degrade(self, image: Any) -> Image.Image:
+        image = read_image_pil(image)
+        small = (max(1, round(image.width * self.scale)), max(1, round(image.height * self.scale)))
+        return image.resize(small, Image.Resampling.BILINEAR).resize(
+            image.size, Image.Resampling.NEAREST
+        )
+
+    def predict_details(self, image: Any) -> Any:
+        return self.recognizer.predict_details(self.degrade(image))
+
+    def predict(self, image: Any) -> str:
+        return self.predict_details(image).text
+
+    def predict_batch(self, images: Sequence[Any], batch_size: int = 8) -> list[Any]:
+        return self.recognizer.predict_batch(
+            [self.degrade(i) for i in images], batch_size=batch_size
+        )
