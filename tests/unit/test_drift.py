@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from text_recognizer.monitoring import drift, simulator
+from text_recognizer.monitoring import drift, drift_config, simulator
 from text_recognizer.monitoring.store import EvaluationStore
 
 T0 = pd.Timestamp("2026-03-02 00:00", tz="UTC")
@@ -78,6 +78,35 @@ def test_config_file_is_read_and_overrides_are_checked():
     assert drift.load_config(d1_threshold=0.5).d1_threshold == 0.5
     with pytest.raises(ValueError, match="unknown"):
         drift.load_config(nonsense=1)
+
+
+def test_config_file_matches_the_shipped_yaml_and_step_defaults_to_window(tmp_path):
+    import yaml
+
+    raw = yaml.safe_load(drift_config.CONFIG_PATH.read_text())
+    config = drift.load_config()
+    assert config.volume_min == raw["volume"]["min"] and config.bins == raw["drift"]["bins"]
+    assert config.bounds["output_length"] == tuple(raw["range"]["bounds"]["output_length"])
+    (tmp_path / "short.yaml").write_text("window: 30min\n")
+    short = drift.load_config(tmp_path / "short.yaml")
+    assert short.step == "30min" and short.projections == tuple(drift.PROJECTIONS)
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("drift:\n  ks_alpa: 0.01\n", "ks_alpa"),  # a mistyped key is an error, not ignored
+        ("volume:\n  min: many\n", "volume.min"),
+        ("drift:\n  d1_threshold: 1.5\n", "d1_threshold"),
+        ("projections: [output_length, colour]\n", "colour"),
+        ("range:\n  bounds:\n    polarity: [0, 1, 2]\n", "polarity"),
+    ],
+)
+def test_config_file_errors_name_the_bad_key(tmp_path, text, message):
+    path = tmp_path / "drift.yaml"
+    path.write_text(text)
+    with pytest.raises(ValueError, match=message):
+        drift.load_config(path)
 
 
 def test_rules_flag_volume_missing_values_and_out_of_range():

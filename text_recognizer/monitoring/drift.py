@@ -19,7 +19,8 @@
 3. **Rules** that need no reference: too few or too many requests in a window (volume),
    missing values, values outside physical bounds.
 
-Alerts go to the store's ``alerts`` table; :func:`run_drift` also returns every statistic
+The thresholds come from drift.yaml, validated by
+:mod:`~text_recognizer.monitoring.drift_config`. Alerts go to the store's ``alerts`` table; :func:`run_drift` also returns every statistic
 of every window for the report's timelines.
 """
 
@@ -28,13 +29,14 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from text_recognizer.monitoring.drift_config import DriftConfig, load_config
 from text_recognizer.monitoring.projections import PROJECTIONS, compute_projections
 from text_recognizer.util import atomic_write
 
@@ -42,66 +44,6 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from text_recognizer.monitoring.store import EvaluationStore
-
-CONFIG_PATH = Path(__file__).with_name("drift.yaml")
-
-
-# ---------------------------------------------------------------- configuration
-@dataclass(frozen=True)
-class DriftConfig:
-    """The thresholds of drift.yaml (see that file for what each one means)."""
-
-    window: str = "1h"
-    step: str = "1h"
-    min_window_count: int = 20
-    ks_alpha: float = 0.001
-    d1_threshold: float = 0.3
-    bins: int = 5
-    volume_min: int = 20
-    volume_max: int = 5000
-    missing_max_fraction: float = 0.05
-    range_max_fraction: float = 0.05
-    bounds: dict[str, tuple[float | None, float | None]] = field(default_factory=dict)
-    projections: tuple[str, ...] = PROJECTIONS
-
-
-def load_config(path: str | os.PathLike | None = None, **overrides: Any) -> DriftConfig:
-    """Read drift.yaml (default: the packaged one); keyword ``overrides`` win.
-
-    >>> config = load_config(window="30min")
-    >>> config.window, config.bounds["polarity"], "polarity" in config.projections
-    ('30min', (0.0, 1.0), True)
-    """
-    import yaml
-
-    raw = yaml.safe_load(Path(path or CONFIG_PATH).read_text()) or {}
-    drift, volume = raw.get("drift", {}), raw.get("volume", {})
-    values = {
-        "window": str(raw.get("window", "1h")),
-        "step": str(raw.get("step", raw.get("window", "1h"))),
-        "min_window_count": int(raw.get("min_window_count", 20)),
-        "ks_alpha": float(drift.get("ks_alpha", 0.001)),
-        "d1_threshold": float(drift.get("d1_threshold", 0.3)),
-        "bins": int(drift.get("bins", 5)),
-        "volume_min": int(volume.get("min", 0)),
-        "volume_max": int(volume.get("max", 10**9)),
-        "missing_max_fraction": float(raw.get("missing", {}).get("max_fraction", 0.05)),
-        "range_max_fraction": float(raw.get("range", {}).get("max_fraction", 0.05)),
-        "bounds": {
-            name: (_num(bound[0]), _num(bound[1]))
-            for name, bound in (raw.get("range", {}).get("bounds") or {}).items()
-        },
-        "projections": tuple(raw.get("projections") or PROJECTIONS),
-    }
-    unknown = set(overrides) - set(values)
-    if unknown:
-        raise ValueError(f"unknown drift settings: {sorted(unknown)}")
-    values.update(overrides)
-    return DriftConfig(**values)
-
-
-def _num(value: Any) -> float | None:
-    return None if value is None else float(value)
 
 
 # ---------------------------------------------------------------- statistics
