@@ -83,6 +83,16 @@ class Recognizer(Protocol):
     def predict_details(self, image: ImageLike) -> Prediction: ...
 
 
+@runtime_checkable
+class BatchRecognizer(Recognizer, Protocol):
+    """A :class:`Recognizer` that also reads many images in batches: what monitoring needs
+    (reference building, shadow comparisons, regression suites, simulated traffic)."""
+
+    def predict_batch(
+        self, images: Sequence[ImageLike], batch_size: int = 8
+    ) -> list[Prediction]: ...
+
+
 def softmax(logits: np.ndarray, axis: int = 0) -> np.ndarray:
     """Numerically stable softmax.
 
@@ -190,10 +200,12 @@ class ParagraphTextRecognizer:
         else:  # eager: rebuild the nn.Module from the checkpoint (models/ only, no Lightning)
             if checkpoint is None:
                 raise ValueError("the eager backend needs checkpoint=PATH (a training .ckpt)")
-            from text_recognizer.models.line_crnn import LineCRNN
+            from text_recognizer.models import model_class
 
+            # The class the card names (cards from before it was recorded: LineCRNN).
+            name = self.card.get("architecture", {}).get("model_class", "LineCRNN")
             state = torch.load(checkpoint, map_location="cpu", weights_only=False)
-            model = LineCRNN(self.card["data_config"], self.card["model_args"])
+            model = model_class(name)(self.card["data_config"], self.card["model_args"])
             model.load_state_dict(
                 {
                     k.removeprefix("model."): v

@@ -5,6 +5,7 @@ tiny synthetic pages (seconds), so this checks the plumbing, not accuracy."""
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 
@@ -97,6 +98,16 @@ def test_stage_writes_a_loadable_artifact(checkpoint):
         assert all(isinstance(r, Prediction) for r in results)
         assert results[0].text == results[1].text == results[2].text
         assert results[0].line_boxes == results[1].line_boxes
+
+    # the eager backend builds the class the card names, and says so when it cannot
+    assert card["architecture"]["model_class"] == "LineCRNN"
+    renamed = out.parent / "renamed"
+    shutil.copytree(out, renamed)
+    bad_card = json.loads((renamed / "card.json").read_text())
+    bad_card["architecture"]["model_class"] = "NoSuchModel"
+    (renamed / "card.json").write_text(json.dumps(bad_card))
+    with pytest.raises(ValueError, match="unknown model class 'NoSuchModel'"):
+        ParagraphTextRecognizer(renamed, backend="eager", checkpoint=path)
 
     # lineage: the checkpoint was consumed by the stage run that produced the model
     from text_recognizer.training.artifact_store import ArtifactStore

@@ -106,6 +106,9 @@ class _StubRecognizer:
             raise self.error
         return _Prediction("x", ["x"], [1.0], 1.0, [(0, 0, 1, 1)])
 
+    def predict(self, image):
+        return self.predict_details(image).text
+
 
 @pytest.fixture
 def stub(monkeypatch):
@@ -117,6 +120,14 @@ def stub(monkeypatch):
 
     yield use
     lh.set_recognizer(previous)
+
+
+def test_set_recognizer_refuses_what_is_not_a_recognizer():
+    class HalfRecognizer:  # no predict, no name
+        def predict_details(self, image): ...
+
+    with pytest.raises(TypeError, match="HalfRecognizer is not a Recognizer"):
+        lh.set_recognizer(HalfRecognizer())
 
 
 # --------------------------------------------------------------------- the success path

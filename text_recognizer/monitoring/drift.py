@@ -44,6 +44,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from text_recognizer.monitoring.store import EvaluationStore
+    from text_recognizer.recognizer import BatchRecognizer
 
 
 # ---------------------------------------------------------------- statistics
@@ -398,7 +399,7 @@ def heldout_split(
 
 
 def build_reference(
-    recognizer: Any | None,
+    recognizer: BatchRecognizer | None,
     limit: int | None = None,
     cache_dir: str | os.PathLike | None = None,
     batch_size: int = 8,

@@ -23,9 +23,12 @@ import queue
 import threading
 import time
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from text_recognizer.monitoring.store import EvaluationStore
+
+if TYPE_CHECKING:
+    from text_recognizer.recognizer import Recognizer
 
 LOGGER = logging.getLogger(__name__)
 REPORT_FIRST, REPORT_EVERY = 5, 100  # failures reported in full: the first few, then 1 in 100
@@ -165,7 +168,9 @@ class PredictionLogger:
             )
 
 
-def monitored(recognizer: Any, logger: PredictionLogger, **fields: Any) -> Callable[[Any], str]:
+def monitored(
+    recognizer: Recognizer, logger: PredictionLogger, **fields: Any
+) -> Callable[[Any], str]:
     """Wrap a recognizer as a ``predict_fn`` (image -> text) that logs every prediction.
 
     Use it where serving code takes a function, e.g. the Gradio frontend::

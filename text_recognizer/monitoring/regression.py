@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from text_recognizer.monitoring.store import EvaluationStore
+    from text_recognizer.recognizer import BatchRecognizer
 
 SUITE_FILENAME = "suite.json"
 
@@ -75,7 +76,7 @@ def load_suite(suite_dir: str | os.PathLike) -> list[dict[str, Any]]:
 
 
 def evaluate_suite(
-    recognizer: Any, suite_dir: str | os.PathLike, batch_size: int = 8
+    recognizer: BatchRecognizer, suite_dir: str | os.PathLike, batch_size: int = 8
 ) -> tuple[pd.DataFrame, float]:
     """Run ``recognizer`` on a suite -> (per-example frame with CER then and now, corpus CER)."""
     import pandas as pd

@@ -37,6 +37,8 @@ from text_recognizer.monitoring.store import EvaluationStore
 if TYPE_CHECKING:
     import pandas as pd
 
+    from text_recognizer.recognizer import BatchRecognizer, Recognizer
+
 LOGGER = logging.getLogger(__name__)
 
 
@@ -50,8 +52,8 @@ class ShadowRecognizer:
 
     def __init__(
         self,
-        production: Any,
-        candidate: Any,
+        production: Recognizer,
+        candidate: Recognizer,
         logger: PredictionLogger | EvaluationStore,
         *,
         source: str = "api",
@@ -62,8 +64,7 @@ class ShadowRecognizer:
         self.candidate_failures = 0
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="shadow")
         self._lock = threading.Lock()
-        self.name = getattr(production, "name", "production")
-        self.version = getattr(production, "version", "")
+        self.name, self.version = production.name, production.version  # it answers as production
 
     def predict_details(
         self,
@@ -257,8 +258,8 @@ class DifferentialResult:
 
 
 def is_not_worse(
-    candidate: Any,
-    production: Any,
+    candidate: BatchRecognizer,
+    production: BatchRecognizer,
     heldout: tuple[Sequence[Any], Sequence[str]],
     margin: float = 0.01,
     batch_size: int = 8,

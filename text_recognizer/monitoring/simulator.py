@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     import pandas as pd
 
     from text_recognizer.monitoring.store import EvaluationStore
+    from text_recognizer.recognizer import BatchRecognizer
 
 SHIFTS = ("none", "inverted", "printed", "colored", "out_of_charset", "layout")
 LINE_HEIGHT = line_height_for(iam_paragraphs.IMAGE_HEIGHT, MAX_LINES)  # as the test split
@@ -324,7 +325,7 @@ def render_request(shift: str, rng: np.random.Generator) -> tuple[Image.Image, s
 # ---------------------------------------------------------------- running it
 def simulate(
     store: EvaluationStore,
-    recognizer: Any,
+    recognizer: BatchRecognizer,
     scenario: Sequence[Phase] | None = None,
     *,
     seed: int = 0,
@@ -418,7 +419,7 @@ class DegradedRecognizer:
     blown back up (as if a new stem read at a lower resolution). Used to prove the
     differential test can fail, and Lab 08's stand-in for a bad new model."""
 
-    def __init__(self, recognizer: Any, scale: float = 0.3) -> None:
+    def __init__(self, recognizer: BatchRecognizer, scale: float = 0.3) -> None:
         self.recognizer = recognizer
         self.scale = scale
         self.name = f"{getattr(recognizer, 'name', 'model')}-degraded"

@@ -40,11 +40,14 @@ import re
 import threading
 import time
 import traceback
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image, ImageStat, UnidentifiedImageError
 
 from text_recognizer import fetch, util
+
+if TYPE_CHECKING:
+    from text_recognizer.recognizer import Recognizer
 
 MAX_PAYLOAD_BYTES = 6 * 1024 * 1024  # Lambda's synchronous request payload limit (6 MB)
 MAX_URL_LENGTH = 2048  # longer image_url values are refused before any network access
@@ -63,7 +66,7 @@ MAX_JSON_DEPTH = 32  # our payload is one flat object; deep nesting is only ever
 
 logger = logging.getLogger(__name__)
 logger.setLevel(logging.INFO)
-_recognizer: Any = None
+_recognizer: Recognizer | None = None
 _recognizer_lock = threading.Lock()
 _prediction_logger: Any = None
 
@@ -78,7 +81,7 @@ class RequestError(Exception):
 
 
 # ------------------------------------------------------------------------ the model singleton
-def get_recognizer() -> Any:
+def get_recognizer() -> Recognizer:
     """Return the process-wide recognizer, loading it on first use (the cold start).
 
     Lambda keeps a container's module state between invocations, so loading here rather than
@@ -105,9 +108,17 @@ def get_recognizer() -> Any:
     return _recognizer
 
 
-def set_recognizer(recognizer: Any) -> None:
-    """Use ``recognizer`` (anything with ``predict_details``, ``name``, ``version``) instead of
-    loading the artifact; ``None`` resets to lazy loading. For tests and alternative backends."""
+def set_recognizer(recognizer: Recognizer | None) -> None:
+    """Use ``recognizer`` (any :class:`~text_recognizer.recognizer.Recognizer`: ``name``,
+    ``version``, ``predict``, ``predict_details``) instead of loading the artifact; ``None``
+    resets to lazy loading. For tests and alternative backends."""
+    from text_recognizer.recognizer import Recognizer
+
+    if recognizer is not None and not isinstance(recognizer, Recognizer):
+        raise TypeError(
+            f"{type(recognizer).__name__} is not a Recognizer: it needs name, version, "
+            "predict and predict_details"
+        )
     global _recognizer
     with _recognizer_lock:
         _recognizer = recognizer

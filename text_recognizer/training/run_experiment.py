@@ -27,6 +27,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from text_recognizer.models import MODEL_CLASSES
+
 # name -> "module:Class". Modules are imported only when their name is chosen.
 DATA_CLASSES = {
     "Digits": "text_recognizer.data.digits:Digits",
@@ -44,15 +46,6 @@ DATA_CLASSES = {
     "IAMParagraphs": "text_recognizer.data.iam_paragraphs:IAMParagraphs",
     "IAMSyntheticParagraphs": "text_recognizer.data.iam_synthetic_paragraphs:IAMSyntheticParagraphs",
     "AnnotatedLines": "text_recognizer.data.annotated_lines:AnnotatedLines",
-}
-MODEL_CLASSES = {
-    "MLP": "text_recognizer.models.mlp:MLP",
-    "CNN": "text_recognizer.models.cnn:CNN",
-    "LineCNNSimple": "text_recognizer.models.line_cnn_simple:LineCNNSimple",
-    "LineCNN": "text_recognizer.models.line_cnn:LineCNN",
-    "LineCNNTransformer": "text_recognizer.models.line_cnn_transformer:LineCNNTransformer",
-    "ResnetTransformer": "text_recognizer.models.resnet_transformer:ResnetTransformer",
-    "LineCRNN": "text_recognizer.models.line_crnn:LineCRNN",
 }
 LIT_MODEL_CLASSES = {
     "BaseLitModel": "text_recognizer.lit_models.base:BaseLitModel",
