@@ -110,6 +110,23 @@ def test_git_state_records_commit_and_uncommitted_diff(tmp_path, home):
     assert saved == state
 
 
+def test_git_describe_agrees_with_git_state_on_dirty(tmp_path, home):
+    """The model card's git_sha and a run's git_state.json use one reading of "dirty":
+    an untracked file alone makes the tree dirty, a clean tree does not."""
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(repo)]
+    subprocess.run([*git, "init", "-q"], check=True)
+    (repo / "train.py").write_text("lr = 1e-3\n")
+    subprocess.run([*git, "add", "train.py"], check=True)
+    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
+    assert tracking.git_describe(repo) == head.strip()
+    (repo / "notes.txt").write_text("new\n")
+    assert tracking.git_describe(repo) == head.strip() + "-dirty"
+    assert tracking.git_state(repo)[0]["dirty"] is True
+
+
 def test_system_info_file(tmp_path):
     info = tracking.write_system_info(tmp_path)
     saved = json.loads((tmp_path / tracking.SYSTEM_INFO_FILENAME).read_text())

@@ -24,7 +24,6 @@ import datetime as dt
 import json
 import os
 import platform
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -231,25 +230,11 @@ def _tesseract_version() -> str:
 
 # ---------------------------------------------------------------------- the card
 def git_sha() -> str:
-    """The repository's commit, with ``-dirty`` if the working tree has changes."""
-    try:
-        sha = subprocess.run(
-            ["git", "rev-parse", "HEAD"],
-            cwd=REPO_DIRNAME,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO_DIRNAME,
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        return sha + ("-dirty" if dirty else "")
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
+    """The code's commit, ``-dirty`` when it has uncommitted changes (the same reading as a
+    run's git_state.json: :func:`text_recognizer.training.tracking.git_describe`)."""
+    from text_recognizer.training.tracking import git_describe
+
+    return git_describe(REPO_DIRNAME)
 
 
 def training_command(hparams: dict[str, Any]) -> str:

@@ -202,15 +202,11 @@ def _git_root(start: Path | None = None) -> Path | None:
     return None
 
 
-def write_git_state(directory: str | os.PathLike, repo: str | os.PathLike | None = None) -> dict:
-    """Write ``git_state.json`` (commit, branch, dirty, untracked files) and ``git.diff``.
-
-    The diff holds every uncommitted change to tracked files (``git diff HEAD``), so the exact
-    code of a run can be rebuilt with ``git checkout <commit> && git apply git.diff``.
-    Outside a repository (a pip install) the state records ``commit: null``.
-    """
-    directory = Path(directory)
-    directory.mkdir(parents=True, exist_ok=True)
+def git_state(repo: str | os.PathLike | None = None) -> tuple[dict[str, Any], str]:
+    """The one reader of the code's git state -> (state, diff). ``state``: commit, branch,
+    untracked files and ``dirty`` (any uncommitted change to a tracked file, or an untracked
+    file that is not ignored); ``diff`` is ``git diff HEAD``. Outside a repository (a pip
+    install) ``commit`` and ``dirty`` are None."""
     root = _git_root(Path(repo) if repo else None)
     state: dict[str, Any] = {"commit": None, "branch": None, "dirty": None, "untracked": []}
     diff = ""
@@ -222,6 +218,27 @@ def write_git_state(directory: str | os.PathLike, repo: str | os.PathLike | None
         untracked = _git("ls-files", "--others", "--exclude-standard", cwd=root) or ""
         state["untracked"] = untracked.splitlines()
         state["dirty"] = bool(diff or state["untracked"])
+    return state, diff
+
+
+def git_describe(repo: str | os.PathLike | None = None) -> str:
+    """``<commit>``, ``<commit>-dirty`` (see :func:`git_state`), or ``unknown`` outside git."""
+    state, _ = git_state(repo)
+    if not state["commit"]:
+        return "unknown"
+    return state["commit"] + ("-dirty" if state["dirty"] else "")
+
+
+def write_git_state(directory: str | os.PathLike, repo: str | os.PathLike | None = None) -> dict:
+    """Write ``git_state.json`` (see :func:`git_state`) and ``git.diff``.
+
+    The diff holds every uncommitted change to tracked files (``git diff HEAD``), so the exact
+    code of a run can be rebuilt with ``git checkout <commit> && git apply git.diff``.
+    Outside a repository (a pip install) the state records ``commit: null``.
+    """
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    state, diff = git_state(repo)
     atomic_write_text(directory / GIT_DIFF_FILENAME, diff)
     atomic_write_text(directory / GIT_STATE_FILENAME, json.dumps(state, indent=2) + "\n")
     return state
