@@ -39,11 +39,8 @@ from __future__ import annotations
 import argparse
 import functools
 import json
-import multiprocessing
-import sys
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -61,7 +58,8 @@ from text_recognizer.data.synthetic import (
     sample_style,
     select_fonts,
 )
-from text_recognizer.data.synthetic.fonts import FontSpec, install_glyphs, load_glyphs
+from text_recognizer.data.synthetic.fonts import FontSpec
+from text_recognizer.data.synthetic.render import run_chunks
 from text_recognizer.data.util import convert_strings_to_labels
 from text_recognizer.metadata import iam_lines as metadata
 from text_recognizer.metadata.shared import PROCESSED_DATA_DIRNAME
@@ -137,21 +135,6 @@ def _render_lines_job(job: tuple) -> list[dict[str, Any]]:
     return samples
 
 
-def _pool(num_workers: int, fonts: Sequence[FontSpec]) -> ProcessPoolExecutor:
-    """Worker processes that render chunks: forked on Linux (they start at once and
-    inherit the parsed glyphs; they never touch PyTorch), spawned elsewhere (and given the
-    glyphs, so no worker parses a font file again)."""
-    glyphs = {font: load_glyphs(font) for font in fonts}
-    if sys.platform == "linux":
-        return ProcessPoolExecutor(num_workers, mp_context=multiprocessing.get_context("fork"))
-    return ProcessPoolExecutor(
-        num_workers,
-        mp_context=multiprocessing.get_context("spawn"),
-        initializer=install_glyphs,
-        initargs=(glyphs,),
-    )
-
-
 def render_chunks(
     function: Callable[[tuple], list[dict[str, Any]]],
     jobs: list[tuple],
@@ -160,22 +143,12 @@ def render_chunks(
     total: int,
     desc: str,
 ) -> list[dict[str, Any]]:
-    """Run ``function`` over ``jobs`` in order, in worker processes if asked, with a tqdm
-    bar counting samples; returns every chunk's samples, concatenated."""
-    from tqdm.auto import tqdm
-
-    samples: list[dict[str, Any]] = []
-    with tqdm(total=total, desc=desc, unit="img") as bar:
-        if num_workers > 1 and len(jobs) > 1:
-            with _pool(min(num_workers, len(jobs)), fonts) as pool:
-                for chunk in pool.map(function, jobs):
-                    samples += chunk
-                    bar.update(len(chunk))
-        else:
-            for job in jobs:
-                samples += function(job)
-                bar.update(len(job[0]))
-    return samples
+    """:func:`~text_recognizer.data.synthetic.render.run_chunks` with a progress bar;
+    returns every chunk's samples, concatenated."""
+    chunks = run_chunks(
+        function, jobs, fonts, num_workers, progress=True, desc=desc, total=total, unit="img"
+    )
+    return [sample for chunk in chunks for sample in chunk]
 
 
 # ------------------------------------------------------------------------------ caching

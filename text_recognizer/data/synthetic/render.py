@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import multiprocessing
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence, Sized
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, replace
 
@@ -455,7 +455,7 @@ def _render_chunk(job: tuple[Sequence[str], int, int, tuple[FontSpec, ...]]) -> 
     return np.concatenate([render_strip(strip, rng, fonts=fonts) for strip in strips])
 
 
-def _pool(num_workers: int, fonts: Sequence[FontSpec]) -> ProcessPoolExecutor:
+def render_pool(num_workers: int, fonts: Sequence[FontSpec]) -> ProcessPoolExecutor:
     """Worker processes that render chunks.
 
     On Linux they are forked: they start in milliseconds and inherit the parsed glyphs.
@@ -500,37 +500,29 @@ def render_characters(
         for k, start in enumerate(range(0, len(chars), CHUNK_SIZE))
     ]
 
-    def combine(chunks: list[np.ndarray]) -> np.ndarray:
-        if not chunks:
-            return np.zeros((0, CHAR_SIZE, CHAR_SIZE), dtype=np.uint8)
-        return np.concatenate(chunks)
-
-    return _run_chunks(
-        _render_chunk,
-        jobs,
-        fonts,
-        num_workers,
-        progress,
-        desc,
-        len(chars),
-        unit="char",
-        combine=combine,
+    chunks = run_chunks(
+        _render_chunk, jobs, fonts, num_workers, progress=progress, desc=desc, total=len(chars)
     )
+    if not chunks:
+        return np.zeros((0, CHAR_SIZE, CHAR_SIZE), dtype=np.uint8)
+    return np.concatenate(chunks)
 
 
-def _run_chunks(
-    function,
-    jobs: list,
+def run_chunks(
+    function: Callable[[tuple], Sized],
+    jobs: list[tuple],
     fonts: Sequence[FontSpec],
     num_workers: int,
-    progress: bool,
-    desc: str,
-    total: int,
-    unit: str,
-    combine,
-):
-    """Run ``function`` over ``jobs`` in order (in worker processes if asked), with a
-    tqdm bar counting samples."""
+    *,
+    progress: bool = False,
+    desc: str = "rendering",
+    total: int | None = None,
+    unit: str = "img",
+) -> list:
+    """The one rendering runner: ``function`` over ``jobs``, in order, in :func:`render_pool`
+    worker processes when ``num_workers > 1``; a tqdm bar counts samples (``len`` of each
+    chunk's result). Returns the chunks' results in job order (so seeded output does not
+    depend on ``num_workers``)."""
     bar = None
     if progress:
         from tqdm.auto import tqdm
@@ -538,7 +530,7 @@ def _run_chunks(
         bar = tqdm(total=total, desc=desc, unit=unit)
     results = []
     if num_workers > 1 and len(jobs) > 1:
-        with _pool(min(num_workers, len(jobs)), fonts) as pool:
+        with render_pool(min(num_workers, len(jobs)), fonts) as pool:
             for chunk in pool.map(function, jobs):
                 results.append(chunk)
                 if bar is not None:
@@ -550,7 +542,7 @@ def _run_chunks(
                 bar.update(len(results[-1]))
     if bar is not None:
         bar.close()
-    return combine(results)
+    return results
 
 
 def _render_line_chunk(job) -> list:
@@ -589,14 +581,14 @@ def render_lines(
         (texts[start : start + LINE_CHUNK_SIZE], seed, k, fonts, height, return_boxes)
         for k, start in enumerate(range(0, len(texts), LINE_CHUNK_SIZE))
     ]
-    return _run_chunks(
+    chunks = run_chunks(
         _render_line_chunk,
         jobs,
         fonts,
         num_workers,
-        progress,
-        desc,
-        len(texts),
+        progress=progress,
+        desc=desc,
+        total=len(texts),
         unit="line",
-        combine=lambda chunks: [x for chunk in chunks for x in chunk],
     )
+    return [line for chunk in chunks for line in chunk]
