@@ -49,3 +49,28 @@ def test_monitor_cli_writes_the_report(tmp_path, capsys):
     assert f"<td>{predictions}</td>" in html
     # the scenario's third phase is 60% inverted pages: the polarity check must have fired
     assert "polarity" in set(alerts["projection"])
+
+
+TRAINING_ONLY = ("pytorch_lightning", "lightning", "pooch", "optuna", "wandb")
+
+
+def test_monitoring_runs_without_training_code(tmp_path):
+    """`monitor simulate` and `monitor report` use the drift reference shipped with the
+    staged model, so a production install never imports the training stack."""
+    import subprocess
+    import sys
+
+    script = f"""
+import sys
+from text_recognizer.cli import main
+store = {str(tmp_path / "store.db")!r}
+assert main(["monitor", "simulate", "--store", store, "--limit", "24", "--no-progress_bar"]) == 0
+assert main(["monitor", "report", "--store", store, "--out", {str(tmp_path / "report")!r}]) == 0
+print("loaded:", sorted(m for m in {TRAINING_ONLY!r} if m in sys.modules))
+"""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert "loaded: []" in result.stdout, result.stdout[-2000:]
+    assert (tmp_path / "report" / "index.html").exists()

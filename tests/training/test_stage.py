@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import pandas as pd
 import pytest
 
 from text_recognizer.recognizer import ParagraphTextRecognizer, Prediction
@@ -78,6 +79,7 @@ def test_stage_writes_a_loadable_artifact(checkpoint):
         "card.md",
         "model.onnx",
         "model.ts",
+        "reference.csv",
     ]
     assert not [p for p in out.parent.iterdir() if p.name.startswith(".")]  # no temp leftovers
     card = json.loads((out / "card.json").read_text())
@@ -87,6 +89,8 @@ def test_stage_writes_a_loadable_artifact(checkpoint):
     assert card["evaluation"]["torchscript"]["pages"] == 3
     assert 0 <= card["evaluation"]["torchscript"]["cer"]
     assert "CER" in (out / "card.md").read_text()
+    reference = pd.read_csv(out / "reference.csv")  # monitoring's drift reference, shipped
+    assert len(reference) == 3 and {"polarity", "confidence", "label"} <= set(reference)
 
     from text_recognizer.stems.segment import segment_lines  # noqa: F401 (same stems)
 

@@ -40,6 +40,8 @@ from text_recognizer.monitoring.drift_config import DriftConfig, load_config
 from text_recognizer.monitoring.projections import PROJECTIONS, compute_projections
 from text_recognizer.util import atomic_write
 
+REFERENCE_FILENAME = "reference.csv"  # shipped in a staged model's artifact folder
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -398,6 +400,24 @@ def heldout_split(
     return [split.image(i) for i in range(count)], texts[:count]
 
 
+def _artifact_reference_path(recognizer: Any) -> Path | None:
+    artifact_dir = getattr(recognizer, "artifact_dir", None)
+    return None if artifact_dir is None else Path(artifact_dir) / REFERENCE_FILENAME
+
+
+def write_artifact_reference(recognizer: BatchRecognizer, limit: int | None = None) -> Path:
+    """Compute the held-out reference for a staged ``recognizer`` and write it into its
+    artifact folder as ``reference.csv`` (atomically), where :func:`build_reference` finds it."""
+    path = _artifact_reference_path(recognizer)
+    if path is None:
+        raise ValueError("the recognizer has no artifact_dir to write reference.csv into")
+    path.unlink(missing_ok=True)  # never read back the file being replaced
+    frame = build_reference(recognizer, limit=limit)
+    with atomic_write(path, newline="") as handle:
+        frame.to_csv(handle, index=False)
+    return path
+
+
 def build_reference(
     recognizer: BatchRecognizer | None,
     limit: int | None = None,
@@ -408,9 +428,18 @@ def build_reference(
     ``ParagraphTextRecognizer``; None: input projections only), with ``label`` and
     ``output_text`` columns. Cached as CSV in ``cache_dir`` per model name/version and size,
     because running the model over the split is the slow part.
+
+    A staged model ships its reference (``reference.csv`` in the artifact folder, written
+    by :func:`write_artifact_reference` at staging): it is used when present, so a
+    production install needs neither the training data code nor the minutes of rendering.
     """
     import pandas as pd
 
+    shipped = _artifact_reference_path(recognizer)
+    if shipped is not None and shipped.exists():
+        frame = pd.read_csv(shipped, keep_default_na=False, na_values=[""])
+        if limit is None or limit <= len(frame):
+            return frame.head(limit).reset_index(drop=True) if limit else frame
     name = getattr(recognizer, "name", "no-model")
     version = getattr(recognizer, "version", "0")
     cache = None

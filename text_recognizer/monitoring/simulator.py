@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter, ImageFont, ImageOps
 
-from text_recognizer.data.synthetic_paragraphs import (
+from text_recognizer.data.synthetic.paragraph import (
     MAX_LINES,
     MAX_TEXT_LENGTH,
     MIN_TEXT_LENGTH,

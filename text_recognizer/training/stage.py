@@ -555,6 +555,10 @@ def stage(
         if num_eval:
             card["evaluation"] = evaluate(tmp, data, holdout, num_eval, num_latency, tesseract)
             _write_card(tmp, card)
+            # Monitoring's drift reference ships with the model (no rendering in production).
+            from text_recognizer.monitoring.drift import write_artifact_reference
+
+            write_artifact_reference(ParagraphTextRecognizer(tmp), limit=num_eval)
     if record_lineage:
         _record_lineage(checkpoint, target, card, Path(logs_dir))
     return target
