@@ -4,8 +4,10 @@
     text-recognizer monitor drift    --store data/monitoring/store.db    # alerts -> store
     text-recognizer monitor report   --store data/monitoring/store.db --out reports/monitoring
 
-The reference (the held-out test split through the production model) is computed once
-per model version and cached beside the store (``<store folder>/reference/``).
+The reference (the held-out test split through the production model) ships with a staged
+model (``reference.csv`` in its artifact folder). For a model without one, or a
+``--reference_limit`` beyond it, it is computed once per model version (this needs the
+training data code) and cached beside the store (``<store folder>/reference/``).
 """
 
 from __future__ import annotations
