@@ -105,3 +105,12 @@ def test_seed_everything_makes_torch_repeatable():
     a = torch.rand(3)
     util.seed_everything(3)
     assert torch.equal(a, torch.rand(3))
+
+
+def test_data_dir_is_the_checkout_or_the_user_cache_never_site_packages(monkeypatch, tmp_path):
+    from text_recognizer.metadata import shared
+
+    assert shared.IN_CHECKOUT and shared._default_data_dir() == shared.REPO_DIRNAME / "data"
+    monkeypatch.setattr(shared, "IN_CHECKOUT", False)  # as a wheel install sees it
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    assert shared._default_data_dir() == tmp_path / "text-recognizer" / "data"

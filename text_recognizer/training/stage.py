@@ -34,6 +34,7 @@ import torch
 
 from text_recognizer.evaluation import corpus_cer, normalize_text
 from text_recognizer.metadata.emnist import BLANK
+from text_recognizer.metadata.shared import REPO_DIRNAME
 from text_recognizer.recognizer import (
     ARTIFACTS_DIRNAME,
     CARD_FILENAME,
@@ -47,7 +48,6 @@ from text_recognizer.util import atomic_directory
 ONNX_OPSET = 17
 NUM_EVAL = 200  # test pages scored into the card (the fixed SyntheticParagraphs test split)
 NUM_LATENCY = 30  # pages timed per backend
-REPO_DIRNAME = Path(__file__).resolve().parents[2]
 
 
 # ---------------------------------------------------------------------- checkpoint -> model
