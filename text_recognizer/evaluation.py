@@ -1,4 +1,7 @@
-"""Scoring on real handwriting: folders of images with transcriptions, any reader.
+"""Evaluation, in one place: CER, text normalization, latency timing, the Tesseract
+baseline, the fixed held-out synthetic pages (scored per font family), and real handwriting.
+
+Real handwriting: folders of images with transcriptions, any reader.
 
 Synthetic CER says how well the model reads our generator; these functions say how well
 a reader (ours, Tesseract, any ``image -> text`` function) reads people. A folder holds
@@ -17,6 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 from PIL import Image
 
 REAL_DEV_ENV = "TEXT_RECOGNIZER_REAL_DEV"
@@ -123,3 +127,65 @@ def tesseract_reader(psm: int) -> Callable[[Image.Image], str]:
     import pytesseract
 
     return lambda image: pytesseract.image_to_string(image, config=f"--psm {psm}")
+
+
+# ---------------------------------------------------------------- synthetic pages
+def heldout_pages(data, num: int | None = None) -> tuple[list, list[str], list[str]]:
+    """The first ``num`` pages of the FIXED test split: (images, texts, font families)."""
+    import torch
+
+    from text_recognizer.data.synthetic import list_fonts
+    from text_recognizer.data.synthetic_lines import CachedImages
+
+    paragraphs = data.paragraphs if hasattr(data, "paragraphs") else data
+    # The test split never depends on train/val, and a smaller --num_test only drops pages
+    # from the end: so render (or find) only the pages asked for.
+    size = min(num or paragraphs.sizes["test"], paragraphs.sizes["test"])
+    paragraphs = type(paragraphs)(
+        {**paragraphs.args, "num_train": 0, "num_val": 0, "num_test": size}
+    )
+    paragraphs.prepare_data()
+    record = paragraphs.read_record("test")
+    samples = record["samples"]
+    pages = CachedImages(
+        paragraphs.split_dir("test"), torch.zeros(len(record["samples"]), 1), paragraphs.stem
+    )
+    family_of = {font.name: font.family for font in list_fonts()}
+    images = [pages.image(i) for i in range(len(samples))]
+    texts = [s["text"] for s in samples]
+    families = [family_of.get(s["font"], s["font"]) for s in samples]
+    return images, texts, families
+
+
+def score_by_family(
+    predictions: list[str], texts: list[str], families: list[str], holdout: set[str]
+) -> dict:
+    """CER overall, on families seen in training, and on the held-out families."""
+    preds = [normalize_text(p) for p in predictions]
+    seen = [i for i, f in enumerate(families) if f not in holdout]
+    held = [i for i, f in enumerate(families) if f in holdout]
+    return {
+        "cer": corpus_cer(preds, texts),
+        "cer_in_distribution": corpus_cer([preds[i] for i in seen], [texts[i] for i in seen]),
+        "cer_heldout_family": corpus_cer([preds[i] for i in held], [texts[i] for i in held]),
+        "pages": len(texts),
+        "pages_in_distribution": len(seen),
+        "pages_heldout_family": len(held),
+    }
+
+
+def latency(function, images: list, repeats: int = 1) -> dict[str, float]:
+    """p50/p95/mean seconds per call of ``function(image)`` over ``images``."""
+    function(images[0])  # warm-up: first calls allocate and compile
+    times = []
+    for image in images:
+        for _ in range(repeats):
+            start = time.perf_counter()
+            function(image)
+            times.append(time.perf_counter() - start)
+    return {
+        "p50_s": float(np.percentile(times, 50)),
+        "p95_s": float(np.percentile(times, 95)),
+        "mean_s": float(np.mean(times)),
+        "n": len(times),
+    }

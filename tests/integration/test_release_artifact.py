@@ -30,14 +30,14 @@ def card():
 @pytest.fixture(scope="module")
 def sample(card):
     """The first NUM_PAGES pages of the fixed test split the card was scored on."""
+    from text_recognizer import evaluation
     from text_recognizer.data.synthetic_paragraphs import SyntheticParagraphs
-    from text_recognizer.training import stage
 
     command_args = card["training"]["data_args"]
     pages = SyntheticParagraphs(command_args)
     if pages.fingerprints["test"] != card["evaluation"]["test_split_fingerprint"]:
         pytest.fail("the test split's fingerprint differs from the card's: data changed")
-    images, texts, families = stage.heldout_pages(pages, NUM_PAGES)
+    images, texts, families = evaluation.heldout_pages(pages, NUM_PAGES)
     return images, texts, families
 
 
@@ -51,11 +51,11 @@ def readings(sample):
 
 
 def test_quality_gate(card, sample, readings):
-    from text_recognizer.training import stage
+    from text_recognizer import evaluation
 
     _, texts, families = sample
     holdout = set(card["training"]["holdout_families"].split(","))
-    measured = stage.score(readings["torchscript"], texts, families, holdout)["cer"]
+    measured = evaluation.score_by_family(readings["torchscript"], texts, families, holdout)["cer"]
     promised = card["evaluation"]["torchscript"]["cer"]
     assert measured <= promised + MARGIN, f"CER {measured:.4f} > card {promised:.4f} + {MARGIN}"
 
@@ -69,11 +69,11 @@ def test_iam_style_inverted_pages_read_as_well(sample, readings):
     read within 1 CER point of the pages as rendered (polarity is normalized first)."""
     from PIL import ImageOps
 
-    from text_recognizer.training import stage
+    from text_recognizer import evaluation
 
     images, texts, families = sample
     inverted = [ImageOps.invert(image.convert("L")) for image in images]
     read = [p.text for p in ParagraphTextRecognizer().predict_batch(inverted)]
-    as_rendered = stage.score(readings["torchscript"], texts, families, set())["cer"]
-    as_iam = stage.score(read, texts, families, set())["cer"]
+    as_rendered = evaluation.score_by_family(readings["torchscript"], texts, families, set())["cer"]
+    as_iam = evaluation.score_by_family(read, texts, families, set())["cer"]
     assert abs(as_iam - as_rendered) <= 0.01, (as_iam, as_rendered)

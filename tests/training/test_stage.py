@@ -10,6 +10,7 @@ import shutil
 import pandas as pd
 import pytest
 
+from text_recognizer import evaluation
 from text_recognizer.recognizer import ParagraphTextRecognizer, Prediction
 from text_recognizer.training import run_experiment, stage
 
@@ -94,7 +95,7 @@ def test_stage_writes_a_loadable_artifact(checkpoint):
 
     from text_recognizer.stems.segment import segment_lines  # noqa: F401 (same stems)
 
-    images, _, _ = stage.heldout_pages(stage.load_checkpoint(path)[2], 3)
+    images, _, _ = evaluation.heldout_pages(stage.load_checkpoint(path)[2], 3)
     readers = [ParagraphTextRecognizer(out, backend=b) for b in ("torchscript", "onnx")]
     eager = ParagraphTextRecognizer(out, backend="eager", checkpoint=path)
     for image in images:
