@@ -180,3 +180,27 @@ def test_make_profiler_checks_its_schedule(tmp_path):
     assert make_profiler(tmp_path, warmup=2, active=4, skip_first=1).steps_needed == 7
     with pytest.raises(ValueError, match="active >= 1"):
         make_profiler(tmp_path, active=0)
+
+
+def test_trace_timeline_takes_the_last_step_on_its_thread_and_draws_it():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from text_recognizer.training import trace_timeline
+
+    other_thread = span(f"{PL}[Strategy]SingleDeviceStrategy.backward", 1130, 5, pid=7, tid=8)
+    module = span("[pl][module]torch.nn.modules.linear.Linear: fc", 1131, 9)
+    trace = lightning_step(5, 1000) + lightning_step(6, 1100) + [other_thread, module]
+    timeline = trace_timeline.last_step(trace)
+    assert timeline.step["name"] == "ProfilerStep#6"
+    assert all(1100 <= e["ts"] < 1200 and e["tid"] == 7 for e in timeline.events)
+    phases = trace_timeline.phase_table(timeline, limit=20)
+    assert phases[0][:3] == (0.0, 0.02, "data")  # the batch fetch opens the step
+    assert {p[2] for p in phases} >= {"data", "forward", "backward"}
+    assert trace_timeline.slowest_layers(timeline) == [
+        ("torch.nn.modules.linear.Linear: fc", 0.009)
+    ]
+    ax = trace_timeline.plot_step(timeline)
+    assert ax.get_title() == "ProfilerStep#6: 0.1 ms" and len(ax.collections) > 0
+    with pytest.raises(ValueError, match="no ProfilerStep"):
+        trace_timeline.last_step(trace[1:13])
