@@ -55,6 +55,10 @@ def make_records():
         summary = pb.Record()
         summary.summary.update.add(key="val/cer", value_json=json.dumps(0.5 - 0.1 * step))
         records.append(summary)
+    stats = pb.Record()  # one sample of W&B's system monitor
+    stats.stats.item.add(key="cpu", value_json="12.5")
+    stats.stats.item.add(key="memory_percent", value_json="40.0")
+    records.append(stats)
     big = pb.Record()  # larger than a block: exercises FIRST/MIDDLE/LAST chunks
     big.artifact.name, big.artifact.type = "model-abc123", "model"
     big.artifact.aliases.extend(["latest", "best"])
@@ -77,6 +81,7 @@ def test_wandb_run_log_round_trip(tmp_path):
     assert run.history["val/cer"].round(6).tolist() == [0.5, 0.4, 0.3]
     assert run.history["gradients/w"][0] == {"_type": "histogram"}
     assert run.git["commit"] == "f" * 40
+    assert run.system.to_dict("records") == [{"cpu": 12.5, "memory_percent": 40.0}]
     [artifact] = run.artifacts
     assert artifact["aliases"] == ["latest", "best"] and len(artifact["metadata"]["note"]) == 70_000
     assert artifact["files"] == [

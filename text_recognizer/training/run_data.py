@@ -150,6 +150,7 @@ class WandbRun:
     config: dict[str, Any] = field(default_factory=dict)
     summary: dict[str, Any] = field(default_factory=dict)
     history: pd.DataFrame = field(default_factory=pd.DataFrame)
+    system: pd.DataFrame = field(default_factory=pd.DataFrame)  # the System tab: one row per sample
     artifacts: list[dict[str, Any]] = field(default_factory=list)
     files: list[str] = field(default_factory=list)
     git: dict[str, str] = field(default_factory=dict)
@@ -206,6 +207,7 @@ def load_wandb_run(run_dir: str | os.PathLike) -> WandbRun:
         run_dir, logs = found[0], list(found[0].glob("run-*.wandb"))
     run = WandbRun(path=run_dir)
     rows: list[dict[str, Any]] = []
+    stats: list[dict[str, Any]] = []
     for record in read_wandb_records(logs[0]):
         kind = record.WhichOneof("record_type")
         if kind == "run":
@@ -221,6 +223,8 @@ def load_wandb_run(run_dir: str | os.PathLike) -> WandbRun:
             for item in record.history.item:
                 _set(row, _path(item), _history_value(item))
             rows.append(row)
+        elif kind == "stats":  # W&B's system monitor: cpu, memory, disk, network, gpu.*
+            stats.append({item.key: json.loads(item.value_json) for item in record.stats.item})
         elif kind == "artifact":
             run.artifacts.append(_artifact(record.artifact))
         elif kind == "files":
@@ -234,6 +238,7 @@ def load_wandb_run(run_dir: str | os.PathLike) -> WandbRun:
     run.config.pop("_wandb", None)
     run.summary = {k: v for k, v in run.summary.items() if not k.startswith("_wandb")}
     run.history = pd.DataFrame(rows)
+    run.system = pd.DataFrame(stats)
     return run
 
 
