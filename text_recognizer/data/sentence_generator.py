@@ -123,14 +123,38 @@ def _docstrings(module_name: str) -> Iterator[str]:
                     yield inspect.getdoc(vars(obj)[member]) or ""
 
 
+# What a process has imported changes some standard-library docstrings (libraries patch
+# them), so the corpus is collected in a fresh interpreter in a fixed state: the one the
+# release recognizer's data was built in. Same Python, same corpus, whoever asks.
+_CLEAN_STATE = "import text_recognizer.data.synthetic_paragraphs"
+
+
 @functools.lru_cache(maxsize=1)
 def offline_sentences() -> tuple[str, ...]:
-    """Unique prose sentences from standard-library docstrings (~2,500, ~170k characters).
+    """Unique prose sentences from standard-library docstrings (~2,500, ~170k characters),
+    the same in every process (collected in a fresh interpreter).
 
     >>> sentences = offline_sentences()
     >>> len(sentences) > 1000 and all(set(s) <= set(CHARSET) for s in sentences)
     True
     """
+    import json
+    import subprocess
+    import sys
+
+    code = (
+        f"{_CLEAN_STATE}\nimport json, sys\n"
+        "from text_recognizer.data.sentence_generator import collect_offline_sentences\n"
+        "json.dump(collect_offline_sentences(), sys.stdout)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True, timeout=300
+    )
+    return tuple(json.loads(result.stdout))
+
+
+def collect_offline_sentences() -> list[str]:
+    """The offline corpus as this process sees it (see :func:`offline_sentences`)."""
     seen: dict[str, None] = {}
     for module_name in OFFLINE_MODULES:
         try:
@@ -147,7 +171,7 @@ def offline_sentences() -> tuple[str, ...]:
                     sentence = clean_sentence(sentence)
                     if sentence and _looks_like_prose(sentence):
                         seen.setdefault(sentence)
-    return tuple(seen)
+    return list(seen)
 
 
 def _check_network(host: tuple[str, int] = NLTK_HOST, timeout: float = NETWORK_TIMEOUT_S) -> None:
