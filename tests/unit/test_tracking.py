@@ -89,7 +89,8 @@ def test_second_call_redetects_instead_of_trusting_its_own_choice(tmp_path, home
     assert Path(env["WANDB_DIR"]) == (tmp_path / "b").resolve()
 
 
-def test_git_state_records_commit_and_uncommitted_diff(tmp_path, home):
+def make_repo(tmp_path: Path) -> tuple[Path, list[str]]:
+    """A repository with one commit of train.py -> (its path, the git command prefix)."""
     repo = tmp_path / "repo"
     repo.mkdir()
     git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(repo)]
@@ -97,6 +98,11 @@ def test_git_state_records_commit_and_uncommitted_diff(tmp_path, home):
     (repo / "train.py").write_text("lr = 1e-3\n")
     subprocess.run([*git, "add", "train.py"], check=True)
     subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    return repo, git
+
+
+def test_git_state_records_commit_and_uncommitted_diff(tmp_path, home):
+    repo, git = make_repo(tmp_path)
     (repo / "train.py").write_text("lr = 3e-4\n")
     (repo / "notes.txt").write_text("new\n")
 
@@ -113,13 +119,7 @@ def test_git_state_records_commit_and_uncommitted_diff(tmp_path, home):
 def test_git_describe_agrees_with_git_state_on_dirty(tmp_path, home):
     """The model card's git_sha and a run's git_state.json use one reading of "dirty":
     an untracked file alone makes the tree dirty, a clean tree does not."""
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    git = ["git", "-c", "user.name=t", "-c", "user.email=t@example.com", "-C", str(repo)]
-    subprocess.run([*git, "init", "-q"], check=True)
-    (repo / "train.py").write_text("lr = 1e-3\n")
-    subprocess.run([*git, "add", "train.py"], check=True)
-    subprocess.run([*git, "commit", "-qm", "first"], check=True)
+    repo, git = make_repo(tmp_path)
     head = subprocess.run([*git, "rev-parse", "HEAD"], capture_output=True, text=True).stdout
     assert tracking.git_describe(repo) == head.strip()
     (repo / "notes.txt").write_text("new\n")
