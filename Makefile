@@ -67,6 +67,8 @@ pip-tools: ## Recompile requirements/*.in into pinned *.txt and sync .venv to th
 	  --no-emit-index-url --no-emit-find-links --no-header requirements/prod.in -o requirements/prod.txt
 	$(BIN)/pip-compile -q --resolver=backtracking --allow-unsafe --strip-extras \
 	  --no-emit-index-url --no-emit-find-links --no-header requirements/dev.in -o requirements/dev.txt
+	$(BIN)/pip-compile -q --resolver=backtracking --allow-unsafe --strip-extras \
+	  --no-emit-index-url --no-emit-find-links --no-header requirements/monitor.in -o requirements/monitor.txt
 	@rm -f $(STAMP_PY)
 	@$(MAKE) install
 
@@ -90,12 +92,16 @@ format: install ## Auto-format code (ruff) and strip notebook outputs (nbstripou
 
 ##@ Test
 .PHONY: test
-test: install ## Everything CI runs: lint, unit + doctests + coverage, notebooks, training/integration
+test: install ## Everything CI runs: lint, unit + doctests + coverage, the prod wheel, notebooks, training/integration
 	@bash scripts/run_tests.sh all
 
 .PHONY: test-unit
 test-unit: install ## Unit tests and doctests only (fast)
 	@bash scripts/run_tests.sh unit
+
+.PHONY: test-prod
+test-prod: install ## Build the wheel, install it with prod.txt + monitor.txt only, run predict/backend/monitor
+	@bash scripts/run_tests.sh prod
 
 .PHONY: test-notebooks
 test-notebooks: install ## Execute every lab notebook with nbmake

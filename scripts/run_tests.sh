@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Runs the test stages in order and prints the wall time of each and a total.
-# Usage: scripts/run_tests.sh [all|setup|lint|unit|notebooks|slow]
+# Usage: scripts/run_tests.sh [all|setup|lint|unit|prod|notebooks|slow]
 set -euo pipefail
 
 cd "$(dirname "$0")/.."
@@ -50,6 +50,8 @@ run_unit() {
   "${PYTEST[@]}" tests text_recognizer -m "$FAST_TESTS" \
     --cov=text_recognizer --cov-report=term --cov-report=xml:.coverage.xml
 }
+# The built wheel in a venv with only the production pins (no Lightning, pooch, optuna).
+run_prod() { bash scripts/check_prod_install.sh; }
 run_notebooks() {
   "${PYTEST[@]}" --nbmake --nbmake-timeout=600 lab*/*.ipynb
 }
@@ -63,13 +65,15 @@ case "$WHAT" in
     stage setup run_setup
     stage lint run_lint
     stage unit run_unit
+    stage prod run_prod
     stage notebooks run_notebooks
     stage slow run_slow
     ;;
   setup) stage setup run_setup ;;
   lint) stage lint run_lint ;;
   unit) stage unit run_unit ;;
+  prod) stage prod run_prod ;;
   notebooks) stage setup run_setup; stage notebooks run_notebooks ;;
   slow) stage slow run_slow ;;
-  *) echo "unknown stage '$WHAT' (all|setup|lint|unit|notebooks|slow)" >&2; exit 2 ;;
+  *) echo "unknown stage '$WHAT' (all|setup|lint|unit|prod|notebooks|slow)" >&2; exit 2 ;;
 esac
