@@ -48,9 +48,9 @@ def test_upload_submit_read_and_screenshot(browser, tmp_path):
     answered = threading.Event()
 
     def predict(image):  # the app's model, plus a signal that the server has answered
-        text = recognizer.predict(image)
+        prediction = recognizer.predict_details(image)
         answered.set()
-        return text
+        return prediction
 
     info = f"Model: {recognizer.name} {recognizer.version} (torchscript, in this process)"
     with serving_app(predict, flagging_dir=tmp_path / "flagged", model_info=info) as url:
@@ -68,12 +68,30 @@ def test_upload_submit_read_and_screenshot(browser, tmp_path):
             arg=expected,
             timeout=TIMEOUT_MS,
         )
+        page.locator("#confidence-note", has_text="Confidence").wait_for()
         page.wait_for_timeout(500)  # let the progress animation end before the screenshot
         text = page.locator("#output-text textarea").input_value()
+        note = page.locator("#confidence-note").inner_text()
         SCREENSHOT.parent.mkdir(parents=True, exist_ok=True)
         tmp = SCREENSHOT.with_name(f".{SCREENSHOT.name}.tmp.png")
         page.screenshot(path=str(tmp), full_page=True)
         os.replace(tmp, SCREENSHOT)
         page.close()
     assert text == expected
+    assert note.strip() == f"Confidence {recognizer.predict_details(EXAMPLE).confidence:.2f}."
     assert SCREENSHOT.stat().st_size > 10_000
+
+
+def test_a_low_confidence_read_is_marked_as_such(browser, tmp_path):
+    from text_recognizer.serving.app import Reading
+
+    with serving_app(lambda image: Reading("o,c?t", 0.41, low_confidence=True)) as url:
+        page = browser.new_page()
+        page.set_default_timeout(TIMEOUT_MS)
+        page.goto(url, timeout=TIMEOUT_MS)
+        page.locator("#input-image input[type=file]").set_input_files(EXAMPLE)
+        page.locator("#input-image img").first.wait_for()
+        page.locator("#submit").click()
+        page.locator("#confidence-note", has_text="Low confidence (0.41)").wait_for()
+        assert page.locator("#output-text textarea").input_value() == "o,c?t"
+        page.close()

@@ -15,12 +15,12 @@ import struct
 import threading
 import time
 import zlib
-from dataclasses import dataclass
 
 import pytest
 from PIL import Image, ImageDraw, ImageFont
 
 from tests.fixtures.http_server import LoopbackFileServer
+from text_recognizer.recognizer import Prediction
 from text_recognizer.serving import lambda_handler as lh
 from text_recognizer.serving.local_server import build_event
 from text_recognizer.util import ImageReadError
@@ -84,15 +84,6 @@ def assert_refused(event, status: int, fragment: str) -> None:
     assert fragment.lower() in body["error"].lower(), body["error"]
 
 
-@dataclass(frozen=True)
-class _Prediction:
-    text: str
-    line_texts: list
-    line_confidences: list
-    confidence: float
-    line_boxes: list
-
-
 class _StubRecognizer:
     """Stands in for the model where a test is about the handler's own error handling."""
 
@@ -104,7 +95,7 @@ class _StubRecognizer:
     def predict_details(self, image):
         if self.error:
             raise self.error
-        return _Prediction("x", ["x"], [1.0], 1.0, [(0, 0, 1, 1)])
+        return Prediction("x", ["x"], [1.0], 1.0, [(0, 0, 1, 1)])
 
     def predict(self, image):
         return self.predict_details(image).text
@@ -138,7 +129,17 @@ def test_real_model_cold_then_warm_start_and_log_lines(caplog):
     png = paragraph_png()
     code, cold = call({"image": b64(png)})
     assert code == 200, cold
-    assert set(cold) == {"pred", "confidence", "line_confidences", "model", "version"}
+    assert set(cold) == {
+        "pred",
+        "confidence",
+        "low_confidence",
+        "line_confidences",
+        "model",
+        "version",
+    }
+    assert cold["low_confidence"] is (
+        cold["confidence"] < lh.get_recognizer().low_confidence_threshold
+    )
     assert isinstance(cold["pred"], str) and 0.0 <= cold["confidence"] <= 1.0
     assert all(0.0 <= c <= 1.0 for c in cold["line_confidences"])
     assert (

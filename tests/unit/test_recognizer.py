@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 
 import numpy as np
 import pytest
@@ -57,6 +58,31 @@ def test_card_and_prediction_shape(recognizer, page):
     assert recognizer.predict(page) == prediction.text
 
 
+def test_confidence_separates_a_clean_page_from_noise_and_is_certain_of_a_blank_one(
+    recognizer, page
+):
+    clean = recognizer.predict_details(page)
+    assert clean.confidence >= recognizer.low_confidence_threshold and not clean.low_confidence
+    noise = np.random.default_rng(0).integers(0, 256, (page.height, page.width), np.uint8)
+    garbage = recognizer.predict_details(Image.fromarray(noise))
+    assert garbage.confidence < recognizer.low_confidence_threshold and garbage.low_confidence
+    # No line found: "" is the read, and there is nothing in it to misread.
+    blank = recognizer.predict_details(Image.new("L", page.size, 255))
+    assert (blank.text, blank.confidence, blank.low_confidence) == ("", 1.0, False)
+
+
+def test_the_card_can_set_the_low_confidence_threshold(tmp_path, page):
+    import shutil
+
+    shutil.copytree(DEFAULT_ARTIFACT_DIR, tmp_path / "artifact")
+    card_path = tmp_path / "artifact" / "card.json"
+    card = json.loads(card_path.read_text())
+    card_path.write_text(json.dumps({**card, "low_confidence": 0.999}))
+    strict = ParagraphTextRecognizer(tmp_path / "artifact")
+    assert strict.low_confidence_threshold == 0.999
+    assert strict.predict_details(page).low_confidence
+
+
 def test_every_source_type_reads_the_same(recognizer, page, tmp_path):
     expected = recognizer.predict(page)
     data = png_bytes(page)
@@ -101,7 +127,7 @@ def test_exif_rotation_is_applied(recognizer, page):
 @pytest.mark.parametrize("size", [(1, 1), (2, 3)])
 def test_tiny_and_blank_images_read_as_empty(recognizer, size):
     prediction = recognizer.predict_details(Image.new("L", size, 255))
-    assert prediction == Prediction("", [], [], 0.0, [])
+    assert prediction == Prediction("", [], [], 1.0, [])  # nothing to misread: certain
 
 
 def test_huge_images_fail_clearly(recognizer):

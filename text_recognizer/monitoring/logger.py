@@ -170,8 +170,10 @@ class PredictionLogger:
 
 def monitored(
     recognizer: Recognizer, logger: PredictionLogger, **fields: Any
-) -> Callable[[Any], str]:
-    """Wrap a recognizer as a ``predict_fn`` (image -> text) that logs every prediction.
+) -> Callable[[Any], Any]:
+    """Wrap a recognizer as a ``predict_fn`` that logs every prediction. It returns what
+    ``predict_details`` returns (text + confidence, so the app can warn about a low one), or
+    the text for a recognizer that is only a function.
 
     Use it where serving code takes a function, e.g. the Gradio frontend::
 
@@ -186,7 +188,7 @@ def monitored(
     name = getattr(recognizer, "name", None)
     version = getattr(recognizer, "version", None)
 
-    def predict(image: Any) -> str:
+    def predict(image: Any) -> Any:
         tic = time.perf_counter()
         if details is not None:
             prediction = details(image)
@@ -210,7 +212,7 @@ def monitored(
             model_version=version,
             **fields,
         )
-        return text
+        return prediction if details is not None else text
 
     predict.__name__ = "monitored_predict"
     return predict

@@ -32,6 +32,7 @@ from text_recognizer.monitoring.plotting import (
     pyplot,
     save_figure,
 )
+from text_recognizer.recognizer import LOW_CONFIDENCE
 from text_recognizer.util import atomic_write_text
 
 if TYPE_CHECKING:
@@ -271,6 +272,9 @@ def write_report(
         if len(production)
         else "-",
         "flags": len(flags),
+        f"low confidence (< {LOW_CONFIDENCE})": _share(production["confidence"] < LOW_CONFIDENCE)
+        if len(production)
+        else "-",
         "windows": len(result.volume),
         "windows with a drift alert": result.alerted_windows("drift"),
         "alerts (all checks)": len(alerts),
@@ -313,6 +317,16 @@ the production model. Thresholds: <code>drift.yaml</code> (window {config.window
 
 def _table(frame: pd.DataFrame) -> str:
     return frame.to_html(index=False, float_format=lambda x: f"{x:.3g}", escape=True, border=0)
+
+
+def _share(mask) -> str:
+    """``"k of n (p %)"`` for a boolean Series.
+
+    >>> import pandas as pd
+    >>> _share(pd.Series([True, False, False, False]))
+    '1 of 4 (25 %)'
+    """
+    return f"{int(mask.sum())} of {len(mask)} ({100 * mask.mean():.0f} %)"
 
 
 def _table_from_dict(values: dict[str, Any]) -> str:

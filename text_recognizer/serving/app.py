@@ -39,7 +39,7 @@ import logging
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import gradio as gr
 from gradio.flagging import FlaggingCallback
@@ -60,7 +60,18 @@ BACKEND_TIMEOUT_S = 60.0
 # PNG can exceed Lambda's 6 MB request limit, and the model's stem downsamples far below it.
 MAX_UPLOAD_SIDE = 2048
 
-PredictFn = Callable[[Image.Image], str]
+
+class Reading(NamedTuple):
+    """What a ``predict_fn`` may return instead of a bare string (so may a
+    :class:`~text_recognizer.recognizer.Prediction`, which has the same fields)."""
+
+    text: str
+    confidence: float | None = None  # the model's page confidence, 0..1
+    low_confidence: bool = False  # below the model card's threshold: likely misread
+
+
+# image -> the text, or a Reading / Prediction (text + confidence) that the UI shows in full
+PredictFn = Callable[[Image.Image], Any]
 
 TITLE = "Text Recognizer: handwriting to text"
 DESCRIPTION = """\
@@ -136,7 +147,7 @@ class RemotePredictor:
         self.url = url
         self.timeout = timeout
 
-    def __call__(self, image: Image.Image) -> str:
+    def __call__(self, image: Image.Image) -> Reading:
         import requests
 
         payload = {"image": encode_b64_image(_for_upload(image))}
@@ -155,7 +166,35 @@ class RemotePredictor:
             raise BackendError(f"the model backend answered {response.status_code}: {detail}")
         if not isinstance(body, dict) or not isinstance(body.get("pred"), str):
             raise BackendError(f"unexpected answer from the model backend: {response.text[:300]!r}")
-        return body["pred"]
+        confidence = body.get("confidence")
+        return Reading(
+            body["pred"],
+            float(confidence) if isinstance(confidence, int | float) else None,
+            body.get("low_confidence") is True,
+        )
+
+
+def confidence_note(reading: Any) -> str:
+    """The line the UI shows under the text: the confidence, and a warning when it is low
+    (nothing for a ``predict_fn`` that returns only a string).
+
+    >>> confidence_note(Reading("a cat", 0.934))
+    'Confidence 0.93.'
+    >>> confidence_note(Reading("o,c?t", 0.41, low_confidence=True))[:28]
+    '**Low confidence (0.41)**: t'
+    >>> confidence_note("just text")
+    ''
+    """
+    confidence = getattr(reading, "confidence", None)
+    if confidence is None:
+        return ""
+    if getattr(reading, "low_confidence", False):
+        return (
+            f"**Low confidence ({confidence:.2f})**: this read is probably wrong. Check it "
+            "against the image; crop to the text or take a sharper photo, and flag it as "
+            "*incorrect* if it is."
+        )
+    return f"Confidence {confidence:.2f}."
 
 
 def _error_message(body: Any) -> str | None:
@@ -208,11 +247,12 @@ def make_frontend(
     callback = flagging_callback if flagging_callback is not None else JsonLinesFlagger()
     examples = example_paths() if examples is None else list(examples)
 
-    def recognize(payload: dict | None) -> str:
+    def recognize(payload: dict | None) -> tuple[str, str]:
         if payload is None:
             raise gr.Error("No image yet: upload, paste or photograph some handwriting first.")
         try:
-            return predict_fn(payload_to_image(payload))
+            reading = predict_fn(payload_to_image(payload))
+            return getattr(reading, "text", reading), confidence_note(reading)
         except (ValueError, BackendError) as error:  # ImageReadError is a ValueError
             raise gr.Error(str(error)) from error
         except Exception as error:
@@ -271,6 +311,7 @@ def make_frontend(
                     buttons=["copy"],
                     elem_id="output-text",
                 )
+                note = gr.Markdown(elem_id="confidence-note")
                 with gr.Row():
                     flag_buttons = {
                         option: gr.Button(f"Flag as {option}", size="sm", elem_id=f"flag-{option}")
@@ -285,7 +326,16 @@ def make_frontend(
         callback.setup([image, text], str(flagging_dir))
         # preprocess=False: the file is decoded by util.read_image_pil (size guard, EXIF,
         # clear messages for files that are not images), not by Gradio.
-        submit.click(recognize, inputs=image, outputs=text, preprocess=False, api_name="predict")
+        # The confidence note travels in a State, so /predict still returns the text alone
+        # (a State output is not part of the API), and is then shown under the text.
+        note_state = gr.State("")
+        submit.click(
+            recognize,
+            inputs=image,
+            outputs=[text, note_state],
+            preprocess=False,
+            api_name="predict",
+        ).then(lambda shown: shown, note_state, note, api_visibility="private", queue=False)
         for option, button in flag_buttons.items():
             button.click(
                 flagger(option),
@@ -294,7 +344,7 @@ def make_frontend(
                 preprocess=False,  # the callback gets the file payload, not a decoded image
                 api_name=f"flag_{option}",
             )
-        clear.add([image, text, flag_status])
+        clear.add([image, text, note, flag_status])
         # The editor is UI plumbing, not API: a new image is loaded into it; its result
         # replaces the input image.
         image.change(lambda im: im, image, editor, queue=False, api_visibility="private")
@@ -343,7 +393,7 @@ def load_predict_fn(args: argparse.Namespace) -> tuple[PredictFn, str]:
 
     recognizer = ParagraphTextRecognizer(args.artifact_dir, backend=args.backend)
     logger.info("loaded %s %s (%s)", recognizer.name, recognizer.version, args.backend)
-    return recognizer.predict, (
+    return recognizer.predict_details, (
         f"Model: {recognizer.name} {recognizer.version} ({args.backend}, in this process)"
     )
 

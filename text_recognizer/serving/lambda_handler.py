@@ -190,6 +190,7 @@ def handler(event: Any, context: Any = None) -> dict[str, Any]:
         body = {
             "pred": prediction.text,
             "confidence": float(prediction.confidence),
+            "low_confidence": bool(prediction.low_confidence),
             "line_confidences": [float(c) for c in prediction.line_confidences],
             "model": recognizer.name,
             "version": recognizer.version,
