@@ -36,13 +36,13 @@ SETTINGS = [
 
 
 def main(argv: list[str] | None = None) -> int:
-    from text_recognizer.training import run_experiment
+    from text_recognizer.training import experiment_args, run_experiment
 
     argv = SETTINGS + list(sys.argv[1:] if argv is None else argv)
     args = run_experiment.build_parser(argv).parse_args(argv)
     load_before = os.getloadavg()
 
-    data_class = run_experiment.import_class(args.data_class, run_experiment.DATA_CLASSES)
+    data_class = experiment_args.import_class(args.data_class, experiment_args.DATA_CLASSES)
     start = time.perf_counter()
     data_class(args).prepare_data()  # generate (or find cached) characters
     data_seconds = time.perf_counter() - start

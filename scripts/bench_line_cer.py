@@ -106,11 +106,11 @@ def precision_flags() -> list[str]:
 
 def run_row(name: str, argv: list[str]) -> dict:
     """Render (or find) the data, train with --test, and collect the table's numbers."""
-    from text_recognizer.training import run_experiment
+    from text_recognizer.training import experiment_args, run_experiment
 
     print(f"\n$ text-recognizer train {shlex.join(argv)}", flush=True)
     args = run_experiment.build_parser(argv).parse_args(argv)
-    data_class = run_experiment.import_class(args.data_class, run_experiment.DATA_CLASSES)
+    data_class = experiment_args.import_class(args.data_class, experiment_args.DATA_CLASSES)
     start = time.perf_counter()
     data_class(args).prepare_data()
     data_seconds = time.perf_counter() - start

@@ -8,7 +8,7 @@ import pandas as pd
 import pytest
 
 from text_recognizer.metadata.shared import REPO_DIRNAME
-from text_recognizer.training import sweep
+from text_recognizer.training import sweep, sweep_results, sweep_space
 
 pytestmark = pytest.mark.integration
 
@@ -77,14 +77,14 @@ def test_in_process_sweep_prunes_and_writes_results(tmp_path):
     states = [t.state for t in study.trials]
     assert len(states) == 6 and optuna.trial.TrialState.PRUNED in states
     assert states.count(optuna.trial.TrialState.COMPLETE) >= 2
-    paths = sweep.write_results(study, tmp_path)
-    table = sweep.results_table(study)
+    paths = sweep_results.write_results(study, tmp_path)
+    table = sweep_results.results_table(study)
     assert len(table) == 6 and table["value"].iloc[0] == study.best_value
     assert paths["csv"].read_text().count("\n") == 7
     assert paths["markdown"].read_text().startswith("| number | state | value |")
     assert paths["importance"].read_bytes().startswith(b"\x89PNG")
-    command = sweep.best_command(
-        study, sweep.load_sweep_config("line_cnn_transformer"), {"max_epochs": 4}
+    command = sweep_results.best_command(
+        study, sweep_space.load_sweep_config("line_cnn_transformer"), {"max_epochs": 4}
     )
     assert command.startswith("text-recognizer train --data_class=EMNISTLines")
     assert "--with_start_end_tokens" in command and f"--lr={study.best_params['lr']}" in command

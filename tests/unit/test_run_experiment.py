@@ -1,18 +1,18 @@
-"""run_experiment's registry and two-phase argument parsing (no training here)."""
+"""``text-recognizer train``'s registry and two-phase argument parsing (no training here)."""
 
 from __future__ import annotations
 
 import pytest
 
-from text_recognizer.training import run_experiment
-from text_recognizer.training.run_experiment import (
-    MODEL_CLASSES,
+from text_recognizer.models import MODEL_CLASSES
+from text_recognizer.training import experiment_args
+from text_recognizer.training.experiment_args import (
     RegistryError,
     build_parser,
     import_class,
     lit_model_name,
-    main,
 )
+from text_recognizer.training.run_experiment import main
 
 
 def test_registry_names_and_module_paths_resolve():
@@ -107,7 +107,7 @@ def test_flag_types_follow_lightning_conventions():
     assert defaults.accelerator == "auto" and defaults.devices == "auto"
     assert defaults.fast_dev_run is False and defaults.stop_early == 0
     assert parse(["--fast_dev_run", "3"]).fast_dev_run == 3
-    assert str(defaults.logs_dir) == run_experiment.LOGS_DIR
+    assert str(defaults.logs_dir) == experiment_args.LOGS_DIR
 
 
 class DataWithSeed:
@@ -146,7 +146,7 @@ def test_multi_node_ddp_flags_reach_the_trainer(monkeypatch):
     monkeypatch.setenv("NODE_RANK", "1")
     argv = ["--accelerator", "cpu", "--devices", "4", "--strategy", "ddp", "--num_nodes", "2"]
     args = build_parser(argv).parse_args(argv)
-    kwargs = run_experiment._trainer_kwargs(args)
+    kwargs = experiment_args.trainer_kwargs(args)
     assert (kwargs["devices"], kwargs["strategy"], kwargs["num_nodes"]) == (4, "ddp", 2)
     trainer = pl.Trainer(**kwargs, logger=False, enable_progress_bar=False)  # nothing launched
     assert isinstance(trainer.strategy, DDPStrategy)

@@ -7,14 +7,14 @@ import optuna
 import pytest
 
 from text_recognizer.callbacks.optuna_pruning import PruningCallback
-from text_recognizer.training import sweep
+from text_recognizer.training import sweep, sweep_space
 
 optuna.logging.set_verbosity(optuna.logging.WARNING)
 
 
 def test_shipped_yaml_is_a_valid_wandb_sweep_for_the_cli():
-    config = sweep.load_sweep_config("line_cnn_transformer")
-    assert sweep.metric_and_direction(config) == ("val/cer", "minimize")
+    config = sweep_space.load_sweep_config("line_cnn_transformer")
+    assert sweep_space.metric_and_direction(config) == ("val/cer", "minimize")
     assert config["method"] == "bayes"
     assert {"lr", "tf_dim", "tf_layers", "tf_dropout", "batch_size"} <= set(config["parameters"])
     assert config["parameters"]["model_class"]["value"] == "LineCNNTransformer"
@@ -22,7 +22,7 @@ def test_shipped_yaml_is_a_valid_wandb_sweep_for_the_cli():
     assert command[:3] == ["${env}", "text-recognizer", "train"] and "--wandb" in command
     # Every parameter maps onto an Optuna suggestion.
     trial = optuna.create_study().ask()
-    values = sweep.suggest_config(config["parameters"], trial)
+    values = sweep_space.suggest_config(config["parameters"], trial)
     assert 1e-4 <= values["lr"] <= 3e-3 and values["tf_dim"] in (64, 128, 256)
     assert values["with_start_end_tokens"] is True
     assert set(trial.params) == {"lr", "tf_dim", "tf_layers", "tf_dropout", "batch_size"}
@@ -40,7 +40,7 @@ def test_every_supported_distribution():
     }
     study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
     for _ in range(20):
-        values = sweep.suggest_config(parameters, study.ask())
+        values = sweep_space.suggest_config(parameters, study.ask())
         assert values["a"] in ("x", "y") and values["b"] in (1, 2, 3)
         assert isinstance(values["b"], int) and 0.0 <= values["c"] <= 1.0
         assert 1e-5 <= values["d"] <= 1e-1 and 1e-3 <= values["e"] <= 1.0
@@ -51,27 +51,29 @@ def test_every_supported_distribution():
 
 def test_unsupported_distributions_say_so():
     with pytest.raises(ValueError, match="'normal' has no Optuna equivalent"):
-        sweep.suggest_config(
+        sweep_space.suggest_config(
             {"x": {"distribution": "normal", "mu": 0, "sigma": 1}}, optuna.create_study().ask()
         )
     with pytest.raises(ValueError, match="grid search needs `values`"):
-        sweep.make_sampler({"method": "grid", "parameters": {"x": {"min": 0, "max": 1}}}, 0)
+        sweep_space.make_sampler({"method": "grid", "parameters": {"x": {"min": 0, "max": 1}}}, 0)
     with pytest.raises(ValueError, match="method 'hyperband'"):
-        sweep.make_sampler({"method": "hyperband", "parameters": {}}, 0)
+        sweep_space.make_sampler({"method": "hyperband", "parameters": {}}, 0)
     with pytest.raises(ValueError, match="needs `metric"):
-        sweep.metric_and_direction({"parameters": {}})
+        sweep_space.metric_and_direction({"parameters": {}})
     with pytest.raises(FileNotFoundError, match="line_cnn_transformer"):
-        sweep.load_sweep_config("no_such_sweep")
+        sweep_space.load_sweep_config("no_such_sweep")
 
 
 def test_samplers_and_pruners_follow_the_yaml():
-    assert isinstance(sweep.make_sampler({"method": "random"}, 0), optuna.samplers.RandomSampler)
-    assert isinstance(sweep.make_sampler({"method": "bayes"}, 0), optuna.samplers.TPESampler)
-    pruner = sweep.make_pruner({"early_terminate": {"type": "hyperband", "min_iter": 3}})
-    assert isinstance(pruner, optuna.pruners.MedianPruner) and pruner._n_warmup_steps == 2
-    assert isinstance(sweep.make_pruner({}), optuna.pruners.NopPruner)
     assert isinstance(
-        sweep.make_pruner({"early_terminate": {}}, enabled=False), optuna.pruners.NopPruner
+        sweep_space.make_sampler({"method": "random"}, 0), optuna.samplers.RandomSampler
+    )
+    assert isinstance(sweep_space.make_sampler({"method": "bayes"}, 0), optuna.samplers.TPESampler)
+    pruner = sweep_space.make_pruner({"early_terminate": {"type": "hyperband", "min_iter": 3}})
+    assert isinstance(pruner, optuna.pruners.MedianPruner) and pruner._n_warmup_steps == 2
+    assert isinstance(sweep_space.make_pruner({}), optuna.pruners.NopPruner)
+    assert isinstance(
+        sweep_space.make_pruner({"early_terminate": {}}, enabled=False), optuna.pruners.NopPruner
     )
 
 

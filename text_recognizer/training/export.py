@@ -15,7 +15,7 @@ ONNX_OPSET = 17
 def load_checkpoint(checkpoint: str | Path) -> tuple[torch.nn.Module, dict[str, Any], Any]:
     """Rebuild the trained ``nn.Module`` (eval mode), its hyperparameters and its data module
     (not prepared: only its config and fingerprints are needed) from a Lightning checkpoint."""
-    from text_recognizer.training.run_experiment import DATA_CLASSES, MODEL_CLASSES, import_class
+    from text_recognizer.training.experiment_args import DATA_CLASSES, MODEL_CLASSES, import_class
 
     state = torch.load(checkpoint, map_location="cpu", weights_only=False)
     hparams = dict(state.get("hyper_parameters", {}))

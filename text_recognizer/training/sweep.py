@@ -1,11 +1,9 @@
 """Hyperparameter sweeps: a W&B sweep YAML, run locally with Optuna (``text-recognizer sweep``).
 
-The YAML in ``training/sweeps/`` is the single source of truth for the search space. Online
-users hand it to ``wandb sweep`` and start ``wandb agent``s. Offline, this module reads the
-same file and runs it with Optuna:
+Online users hand a YAML in ``training/sweeps/`` to ``wandb sweep`` and start
+``wandb agent``s. Offline, this module runs the same file with Optuna:
 
-* ``parameters`` -> ``trial.suggest_*`` calls (:func:`suggest_config`), ``method`` -> a
-  sampler (bayes: TPE, random, grid), ``metric`` -> the study's direction;
+* ``sweep_space.py`` turns the YAML into suggestions, a sampler, a pruner and a direction;
 * the study lives in SQLite (``sqlite:///<output_dir>/study.db``), so ``--workers N``
   independent processes share it the way W&B agents share a sweep, and machines can join by
   pointing ``--storage`` at one database (SQLite on a local disk for one machine; a server
@@ -14,9 +12,11 @@ same file and runs it with Optuna:
   metric is worse than the median of earlier trials at the same epoch stops
   (``callbacks.optuna_pruning.PruningCallback`` reports the metric after each validation);
 * each trial calls ``train_fn(config, trial) -> float`` (default: ``run_experiment.run``);
-* at the end: a results table (CSV and Markdown) and a parameter-importance plot.
+* at the end: a results table (CSV and Markdown) and a parameter-importance plot
+  (``sweep_results.py``).
 
-One agent per GPU: with GPUs present, worker ``i`` sees only GPU ``i % n_gpus`` through
+One agent per GPU: with ``--workers N`` each worker is a process (``sweep_processes.py``);
+with GPUs present, worker ``i`` sees only GPU ``i % n_gpus`` through
 ``CUDA_VISIBLE_DEVICES`` (``--gpus 0,1`` picks them; ``--gpus none`` hides all).
 """
 
@@ -28,9 +28,7 @@ import inspect
 import json
 import math
 import os
-import shutil
 import socket
-import subprocess
 import sys
 import time
 import warnings
@@ -40,133 +38,24 @@ from typing import Any
 
 import yaml
 
-from text_recognizer.util import atomic_write_text
+from text_recognizer.training.sweep_processes import run_worker_processes
+from text_recognizer.training.sweep_results import (
+    best_command,
+    results_table,
+    to_markdown,
+    write_results,
+)
+from text_recognizer.training.sweep_space import (
+    load_sweep_config,
+    make_pruner,
+    make_sampler,
+    metric_and_direction,
+    suggest_config,
+)
 
-SWEEPS_DIRNAME = Path(__file__).resolve().parent / "sweeps"
 DEFAULT_TRAIN_FN = "text_recognizer.training.sweep:train_with_run_experiment"
 DEFAULT_OUTPUT_ROOT = Path("logs") / "sweeps"
-SPEC_FILENAME = "sweep_spec.json"
-TrainFn = Callable[[dict[str, Any], Any], float]
-
-
-# ---------------------------------------------------------------- the search space
-
-
-def load_sweep_config(config: str | os.PathLike | dict) -> dict[str, Any]:
-    """A W&B sweep config from a dict, a YAML path, or a name in ``training/sweeps/``."""
-    if isinstance(config, dict):
-        return config
-    path = Path(config)
-    if not path.exists():
-        path = SWEEPS_DIRNAME / f"{config}.yaml"
-    if not path.exists():
-        known = ", ".join(p.stem for p in SWEEPS_DIRNAME.glob("*.yaml"))
-        raise FileNotFoundError(f"no sweep config {config!r} (a YAML path, or one of: {known})")
-    loaded = yaml.safe_load(path.read_text())
-    if not isinstance(loaded, dict) or not isinstance(loaded.get("parameters"), dict):
-        raise ValueError(f"{path}: a W&B sweep config needs a `parameters` mapping")
-    return loaded
-
-
-def suggest_config(parameters: dict[str, dict[str, Any]], trial: Any) -> dict[str, Any]:
-    """Turn W&B ``parameters`` into values for one Optuna trial.
-
-    >>> import optuna
-    >>> trial = optuna.trial.FixedTrial({"lr": 0.01, "layers": 2, "act": "relu"})
-    >>> suggest_config({"lr": {"distribution": "log_uniform_values", "min": 1e-4, "max": 1e-1},
-    ...                 "layers": {"min": 1, "max": 4}, "act": {"values": ["relu", "gelu"]},
-    ...                 "epochs": {"value": 3}}, trial)
-    {'lr': 0.01, 'layers': 2, 'act': 'relu', 'epochs': 3}
-    """
-    config = {}
-    for name, spec in parameters.items():
-        if not isinstance(spec, dict):
-            raise ValueError(f"parameter {name!r}: expected a mapping, got {spec!r}")
-        distribution = spec.get("distribution") or _infer_distribution(spec)
-        if "value" in spec:
-            config[name] = spec["value"]
-        elif distribution == "categorical":
-            config[name] = trial.suggest_categorical(name, list(spec["values"]))
-        elif distribution == "int_uniform":
-            config[name] = trial.suggest_int(name, int(spec["min"]), int(spec["max"]))
-        elif distribution == "uniform":
-            config[name] = trial.suggest_float(name, float(spec["min"]), float(spec["max"]))
-        elif distribution == "q_uniform":
-            config[name] = trial.suggest_float(
-                name, float(spec["min"]), float(spec["max"]), step=float(spec.get("q", 1.0))
-            )
-        elif distribution == "log_uniform_values":
-            config[name] = trial.suggest_float(
-                name, float(spec["min"]), float(spec["max"]), log=True
-            )
-        elif distribution == "log_uniform":  # W&B: min and max are natural-log exponents
-            config[name] = trial.suggest_float(
-                name, math.exp(spec["min"]), math.exp(spec["max"]), log=True
-            )
-        else:
-            raise ValueError(
-                f"parameter {name!r}: distribution {distribution!r} has no Optuna equivalent "
-                "here; use values, value, uniform, int_uniform, q_uniform, log_uniform_values "
-                "or log_uniform"
-            )
-    return config
-
-
-def _infer_distribution(spec: dict[str, Any]) -> str | None:
-    """W&B's default: ``values`` -> categorical, int bounds -> int_uniform, else uniform."""
-    if "values" in spec:
-        return "categorical"
-    if "min" in spec and "max" in spec:
-        ints = all(
-            isinstance(spec[k], int) and not isinstance(spec[k], bool) for k in ("min", "max")
-        )
-        return "int_uniform" if ints else "uniform"
-    return None
-
-
-def make_sampler(sweep: dict[str, Any], seed: int, parallel: bool = False) -> Any:
-    """``method`` -> an Optuna sampler. TPE's ``constant_liar`` stops parallel workers from
-    proposing the same point while their trials are still running."""
-    import optuna
-
-    method = sweep.get("method", "bayes")
-    if method == "bayes":
-        return optuna.samplers.TPESampler(seed=seed, constant_liar=parallel)
-    if method == "random":
-        return optuna.samplers.RandomSampler(seed=seed)
-    if method == "grid":
-        space = {}
-        for name, spec in sweep["parameters"].items():
-            if "value" in spec:
-                continue
-            if "values" not in spec:
-                raise ValueError(f"grid search needs `values` for every parameter ({name!r})")
-            space[name] = list(spec["values"])
-        return optuna.samplers.GridSampler(space, seed=seed)
-    raise ValueError(f"method {method!r}: expected bayes, random or grid")
-
-
-def make_pruner(sweep: dict[str, Any], enabled: bool = True) -> Any:
-    """``early_terminate`` -> MedianPruner that waits ``min_iter`` epochs (W&B's Hyperband
-    ``min_iter``); no ``early_terminate`` or ``enabled=False`` -> no pruning."""
-    import optuna
-
-    early = sweep.get("early_terminate")
-    if not enabled or not early:
-        return optuna.pruners.NopPruner()
-    min_iter = int(early.get("min_iter", 1))
-    return optuna.pruners.MedianPruner(n_startup_trials=2, n_warmup_steps=max(min_iter - 1, 0))
-
-
-def metric_and_direction(sweep: dict[str, Any]) -> tuple[str, str]:
-    """``metric: {name, goal}`` -> ``(name, "minimize" | "maximize")``."""
-    metric = sweep.get("metric") or {}
-    if "name" not in metric:
-        raise ValueError("the sweep config needs `metric: {name: ..., goal: minimize|maximize}`")
-    goal = metric.get("goal", "minimize")
-    if goal not in ("minimize", "maximize"):
-        raise ValueError(f"metric goal {goal!r}: expected minimize or maximize")
-    return metric["name"], goal
+TrainFn = Callable[[dict[str, Any], Any], float]  # (config, optuna trial) -> metric value
 
 
 # ---------------------------------------------------------------- train functions
@@ -316,55 +205,6 @@ def run_worker(
     study.optimize(objective, n_trials=n_trials, gc_after_trial=True, catch=(Exception,))
 
 
-def split_trials(n_trials: int, workers: int) -> list[int]:
-    """Share ``n_trials`` out among ``workers`` so the total is exact.
-
-    >>> split_trials(5, 2)
-    [3, 2]
-    """
-    return [n_trials // workers + (i < n_trials % workers) for i in range(workers)]
-
-
-def count_gpus() -> int:
-    """NVIDIA GPUs on this machine, from ``nvidia-smi -L`` (0 without a driver). Asking
-    ``nvidia-smi`` instead of torch keeps CUDA uninitialized in the parent process."""
-    executable = shutil.which("nvidia-smi")
-    if executable is None:
-        return 0
-    try:
-        listing = subprocess.run(
-            [executable, "-L"], capture_output=True, text=True, timeout=30, check=True
-        ).stdout
-    except (OSError, subprocess.SubprocessError):
-        return 0
-    return sum(line.startswith("GPU ") for line in listing.splitlines())
-
-
-def gpu_assignment(workers: int, gpus: str = "auto") -> list[str | None]:
-    """``CUDA_VISIBLE_DEVICES`` for each worker: one GPU each, round robin; None = inherit.
-
-    >>> gpu_assignment(3, "0,1")
-    ['0', '1', '0']
-    >>> gpu_assignment(2, "none")
-    ['', '']
-    """
-    if gpus == "none":
-        return [""] * workers
-    if gpus == "auto":
-        visible = os.environ.get("CUDA_VISIBLE_DEVICES")
-        if visible is not None:
-            ids = [g.strip() for g in visible.split(",") if g.strip()]
-        else:
-            ids = [str(i) for i in range(count_gpus())]
-        if not ids:
-            return [None] * workers
-    else:
-        ids = [g.strip() for g in gpus.split(",") if g.strip()]
-        if not ids:
-            raise ValueError(f"--gpus {gpus!r}: expected ids like 0,1, or auto, or none")
-    return [ids[i % len(ids)] for i in range(workers)]
-
-
 def sweep_paths(
     config: str | os.PathLike | dict,
     study_name: str | None = None,
@@ -417,172 +257,8 @@ def run_sweep(
         run_worker(spec, 0, n_trials, train_fn=resolve_train_fn(train_fn))
         optuna.logging.set_verbosity(optuna.logging.WARNING)
     else:
-        _run_worker_processes(spec, n_trials, gpus)
+        run_worker_processes(spec, n_trials, gpus)
     return open_study(spec)
-
-
-def _run_worker_processes(spec: dict[str, Any], n_trials: int, gpus: str) -> None:
-    """Start one process per worker (like ``wandb agent``), wait, and fail if any failed."""
-    output_dir = Path(spec["output_dir"])
-    spec_path = output_dir / SPEC_FILENAME
-    atomic_write_text(spec_path, json.dumps(spec, indent=2))
-    workers = spec["workers"]
-    threads = str(max(1, (os.cpu_count() or 1) // workers))
-    processes = []
-    for index, (count, gpu) in enumerate(
-        zip(split_trials(n_trials, workers), gpu_assignment(workers, gpus))
-    ):
-        if count == 0:
-            continue
-        env = {**os.environ, "OMP_NUM_THREADS": os.environ.get("OMP_NUM_THREADS", threads)}
-        if gpu is not None:
-            env["CUDA_VISIBLE_DEVICES"] = gpu
-        log_path = output_dir / f"worker_{index}.log"
-        command = [
-            sys.executable,
-            "-m",
-            "text_recognizer.training.sweep",
-            "--worker",
-            str(spec_path),
-            "--worker-index",
-            str(index),
-            "--n-trials",
-            str(count),
-        ]
-        with open(log_path, "w") as log:
-            processes.append(
-                (
-                    index,
-                    log_path,
-                    subprocess.Popen(command, env=env, stdout=log, stderr=subprocess.STDOUT),
-                )
-            )
-        devices = {None: "not set", "": "none"}.get(gpu, gpu)
-        print(f"worker {index}: {count} trials, CUDA_VISIBLE_DEVICES {devices}, log {log_path}")
-    failed = []
-    for index, log_path, process in processes:
-        if process.wait() != 0:
-            tail = "".join(log_path.read_text().splitlines(keepends=True)[-20:])
-            failed.append(f"worker {index} exited with {process.returncode}:\n{tail}")
-    if failed:
-        raise RuntimeError("\n".join(failed))
-
-
-# ---------------------------------------------------------------- results
-
-
-def results_table(study: Any) -> Any:
-    """One row per trial, best first: number, state, value, params, duration, worker."""
-    import pandas as pd
-
-    rows = []
-    for trial in study.get_trials(deepcopy=False):
-        duration = (
-            (trial.datetime_complete - trial.datetime_start).total_seconds()
-            if trial.datetime_complete and trial.datetime_start
-            else None
-        )
-        rows.append(
-            {
-                "number": trial.number,
-                "state": trial.state.name,
-                "value": trial.value,
-                **trial.params,
-                "last_epoch": max(trial.intermediate_values, default=None),
-                "duration_s": duration,
-                "worker": trial.user_attrs.get("worker"),
-            }
-        )
-    table = pd.DataFrame(rows)
-    if table.empty:
-        return table
-    ascending = study.direction.name == "MINIMIZE"
-    return table.sort_values(
-        ["value", "number"], ascending=[ascending, True], na_position="last", ignore_index=True
-    )
-
-
-def to_markdown(df: Any, floatfmt: str = ".4g") -> str:
-    """A DataFrame as a GitHub Markdown table (no ``tabulate`` needed).
-
-    >>> import pandas as pd
-    >>> print(to_markdown(pd.DataFrame({"a": [1, 2], "b": [0.123456, None]})))
-    | a | b |
-    |---|---|
-    | 1 | 0.1235 |
-    | 2 |  |
-    """
-
-    def cell(value: Any) -> str:
-        if value is None or (isinstance(value, float) and math.isnan(value)):
-            return ""
-        return format(value, floatfmt) if isinstance(value, float) else str(value)
-
-    lines = [
-        "| " + " | ".join(map(str, df.columns)) + " |",
-        "|" + "|".join("---" for _ in df.columns) + "|",
-    ]
-    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in df.itertuples(index=False)]
-    return "\n".join(lines)
-
-
-def param_importances(study: Any) -> dict[str, float]:
-    """Optuna's parameter importances over completed trials ({} if there are too few)."""
-    import optuna
-
-    complete = [
-        t for t in study.get_trials(deepcopy=False) if t.state == optuna.trial.TrialState.COMPLETE
-    ]
-    varied = {name for t in complete for name in t.params}
-    if len(complete) < 2 or not varied:
-        return {}
-    try:
-        return dict(optuna.importance.get_param_importances(study))
-    except (RuntimeError, ValueError):  # e.g. every completed trial has the same value
-        return {}
-
-
-def plot_param_importances(importances: dict[str, float], path: str | os.PathLike) -> Path:
-    """A horizontal bar chart of ``importances`` saved as a PNG."""
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    import matplotlib.pyplot as plt
-
-    names = list(importances)[::-1]  # most important at the top
-    fig, ax = plt.subplots(figsize=(6, 0.5 * len(names) + 1.2))
-    ax.barh(names, [importances[n] for n in names], color="tab:blue")
-    ax.set(
-        xlabel="importance (fraction of the metric's variation)", title="hyperparameter importance"
-    )
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
-    return Path(path)
-
-
-def write_results(study: Any, output_dir: str | os.PathLike) -> dict[str, Path]:
-    """``results.csv``, ``results.md`` and (with enough trials) ``param_importance.png``."""
-    output_dir = Path(output_dir)
-    table = results_table(study)
-    paths = {"csv": output_dir / "results.csv", "markdown": output_dir / "results.md"}
-    table.to_csv(paths["csv"], index=False)
-    paths["markdown"].write_text(to_markdown(table) + "\n")
-    importances = param_importances(study)
-    if importances:
-        paths["importance"] = plot_param_importances(
-            importances, output_dir / "param_importance.png"
-        )
-        (output_dir / "param_importance.json").write_text(json.dumps(importances, indent=2))
-    return paths
-
-
-def best_command(study: Any, sweep: dict[str, Any], overrides: dict[str, Any]) -> str:
-    """The ``text-recognizer train`` command that reruns the best trial."""
-    fixed = {k: v["value"] for k, v in sweep["parameters"].items() if "value" in v}
-    config = {**fixed, **study.best_trial.params, **overrides}
-    flags = [f"--{k}" if v is True else f"--{k}={v}" for k, v in config.items() if v is not False]
-    return "text-recognizer train " + " ".join(flags)
 
 
 # ---------------------------------------------------------------- CLI
