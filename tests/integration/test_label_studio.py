@@ -29,8 +29,9 @@ import pytest
 from PIL import Image
 
 from text_recognizer.annotation import label_studio
-from text_recognizer.annotation.convert import convert_export, crop_rect, line_results, rect_iou
+from text_recognizer.annotation.convert import convert_export, line_results
 from text_recognizer.annotation.forms import generate_forms, serve, write_manifest
+from text_recognizer.annotation.geometry import crop_rect, rect_iou
 from text_recognizer.annotation.label_config import INSTRUCTIONS, LABEL_CONFIG, check_label_config
 from text_recognizer.training import run_experiment
 

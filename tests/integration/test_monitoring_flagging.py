@@ -17,7 +17,8 @@ from PIL import Image
 
 from text_recognizer.monitoring.flagging import StoreFlaggingCallback
 from text_recognizer.monitoring.logger import PredictionLogger, monitored
-from text_recognizer.monitoring.store import EvaluationStore, image_digest
+from text_recognizer.monitoring.store import EvaluationStore
+from text_recognizer.monitoring.store_images import image_digest
 from text_recognizer.serving.app import example_paths, launch, make_frontend
 
 EXAMPLES = example_paths()

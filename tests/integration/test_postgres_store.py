@@ -36,7 +36,8 @@ from tests.unit.test_monitoring_store import (  # noqa: F401 - collected again, 
     test_old_database_is_migrated_and_keeps_its_rows,
     test_projections_can_be_recomputed_from_stored_data,
 )
-from text_recognizer.monitoring.store import POSTGRES, EvaluationStore
+from text_recognizer.monitoring.store import EvaluationStore
+from text_recognizer.monitoring.store_schema import POSTGRES
 
 PORT = 54329  # only names the socket file: the server opens no TCP port
 

@@ -11,7 +11,6 @@ import numpy as np
 import pytest
 from PIL import Image, ImageDraw
 
-from text_recognizer.annotation.convert import crop_rect
 from text_recognizer.annotation.forms import (
     MANIFEST_COLUMNS,
     PROMPT,
@@ -20,6 +19,7 @@ from text_recognizer.annotation.forms import (
     serve,
     write_manifest,
 )
+from text_recognizer.annotation.geometry import crop_rect
 
 NUM_PAGES = 3
 INK = 128  # darker than this is ink

@@ -18,14 +18,9 @@ import pytest
 from PIL import Image
 
 from text_recognizer.monitoring.logger import PredictionLogger
-from text_recognizer.monitoring.store import (
-    MIGRATIONS,
-    SCHEMA_VERSION,
-    SQLITE,
-    EvaluationStore,
-    Migration,
-    image_digest,
-)
+from text_recognizer.monitoring.store import EvaluationStore
+from text_recognizer.monitoring.store_images import image_digest
+from text_recognizer.monitoring.store_schema import MIGRATIONS, SCHEMA_VERSION, SQLITE, Migration
 
 T0 = datetime(2026, 1, 5, 12, 0, tzinfo=UTC)
 

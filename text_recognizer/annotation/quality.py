@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from text_recognizer.annotation.convert import rect_iou
 from text_recognizer.annotation.forms import PageTruth
+from text_recognizer.annotation.geometry import rect_iou
 from text_recognizer.evaluation import cer
 
 MIN_IOU = 0.5  # a ground-truth line counts as covered above this overlap

@@ -116,7 +116,8 @@ def load_reference(args: argparse.Namespace, store: Any) -> Any:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    from text_recognizer.monitoring.store import EvaluationStore, StoreError
+    from text_recognizer.monitoring.store import EvaluationStore
+    from text_recognizer.monitoring.store_schema import StoreError
 
     try:
         store = EvaluationStore.open(args.store, image_root=args.image_root)
