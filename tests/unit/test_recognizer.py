@@ -188,3 +188,23 @@ def test_ctc_decode_merges_repeats_and_drops_blanks():
     logits = np.eye(3)[path].T * 5.0
     text, confidence = ctc_decode(logits, mapping)
     assert text == "bba" and 0.9 < confidence <= 1.0
+
+
+def test_eager_backend_builds_the_checkpoints_own_model(tmp_path, page):
+    """A checkpoint of another size than the release (a reader trained in Lab 03b) loads with
+    its own hyperparameters, and the eager reader's logits are that model's."""
+    import torch
+
+    from text_recognizer.models.line_crnn import LineCRNN
+
+    card = json.loads((DEFAULT_ARTIFACT_DIR / "card.json").read_text())
+    hparams = {"model_class": "LineCRNN", "conv_dim": 4, "rnn_dim": 8, "rnn_layers": 1}
+    torch.manual_seed(0)
+    small = LineCRNN(card["data_config"], hparams).eval()
+    state = {f"model.{k}": v for k, v in small.state_dict().items()}
+    torch.save({"state_dict": state, "hyper_parameters": hparams}, tmp_path / "small.ckpt")
+    eager = ParagraphTextRecognizer(backend="eager", checkpoint=tmp_path / "small.ckpt")
+    lines = np.random.default_rng(0).random((2, 1, 32, 96)).astype(np.float32)
+    with torch.no_grad():
+        expected = small(torch.from_numpy(lines)).numpy()
+    np.testing.assert_allclose(eager._run(lines), expected, rtol=1e-5, atol=1e-6)
