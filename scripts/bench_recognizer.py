@@ -85,8 +85,8 @@ def load_pages(
     ones the card's CER was measured on; without a card, the release settings' split.
     """
     from text_recognizer.data.synthetic import list_fonts
-    from text_recognizer.data.synthetic_lines import CachedImages
     from text_recognizer.data.synthetic_paragraphs import SyntheticParagraphs
+    from text_recognizer.data.synthetic_splits import CachedImages
 
     training = card.get("training") or {}
     holdout = _families(training.get("holdout_families")) or [DEFAULT_HOLDOUT]

@@ -135,7 +135,7 @@ def heldout_pages(data, num: int | None = None) -> tuple[list, list[str], list[s
     import torch
 
     from text_recognizer.data.synthetic import list_fonts
-    from text_recognizer.data.synthetic_lines import CachedImages
+    from text_recognizer.data.synthetic_splits import CachedImages
 
     paragraphs = data.paragraphs if hasattr(data, "paragraphs") else data
     # The test split never depends on train/val, and a smaller --num_test only drops pages

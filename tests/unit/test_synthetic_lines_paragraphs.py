@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 import torch
 
-from text_recognizer.data import synthetic_lines
+from text_recognizer.data import synthetic_lines, synthetic_splits
 from text_recognizer.data.synthetic import font_families, list_fonts
 from text_recognizer.data.synthetic_lines import SyntheticLines
 from text_recognizer.data.synthetic_paragraphs import SyntheticParagraphs, render_paragraph
@@ -71,7 +71,7 @@ def paragraphs(cache):
 
 
 def pixels(data, split: str) -> bytes:
-    return (data.split_dir(split) / synthetic_lines.PIXELS_FILENAME).read_bytes()
+    return (data.split_dir(split) / synthetic_splits.PIXELS_FILENAME).read_bytes()
 
 
 def image_digests(data, split: str) -> set[str]:

@@ -38,7 +38,8 @@ from torch.utils.data import DataLoader, Dataset, Sampler
 
 from text_recognizer.data.base_data_module import BaseDataModule
 from text_recognizer.data.synthetic.fingerprint import fingerprint
-from text_recognizer.data.synthetic_lines import (
+from text_recognizer.data.synthetic_paragraphs import SyntheticParagraphs
+from text_recognizer.data.synthetic_splits import (
     INDEX_FILENAME,
     RECORD_FILENAME,
     SPLITS,
@@ -46,7 +47,6 @@ from text_recognizer.data.synthetic_lines import (
     read_split_record,
     write_split,
 )
-from text_recognizer.data.synthetic_paragraphs import SyntheticParagraphs
 from text_recognizer.data.util import convert_strings_to_labels
 from text_recognizer.metadata import emnist
 from text_recognizer.metadata.shared import PROCESSED_DATA_DIRNAME

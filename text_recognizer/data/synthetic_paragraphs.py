@@ -44,11 +44,8 @@ from text_recognizer.data.synthetic.paragraph import (
     render_paragraph,
     wrap_paragraph,
 )
-from text_recognizer.data.synthetic_lines import (
-    SyntheticTextImages,
-    chunk_rng,
-    stream_seeds,
-)
+from text_recognizer.data.synthetic_lines import SyntheticTextImages
+from text_recognizer.data.synthetic_splits import chunk_rng, stream_seeds
 from text_recognizer.metadata import iam_paragraphs as metadata
 from text_recognizer.stems.paragraph import ParagraphStem
 

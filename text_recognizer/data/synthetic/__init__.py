@@ -11,6 +11,7 @@ wobble, elastic distortion, blur, ink and paper). See ``render.py`` for the pipe
 (2, 28, 28)
 """
 
+from text_recognizer.data.synthetic.batch import render_characters, render_lines
 from text_recognizer.data.synthetic.fingerprint import (
     GENERATOR_VERSION,
     dataset_fingerprint,
@@ -21,19 +22,17 @@ from text_recognizer.data.synthetic.fonts import (
     FontSpec,
     font_families,
     list_fonts,
-    load_glyphs,
     rejected_fonts,
     select_fonts,
 )
+from text_recognizer.data.synthetic.glyphs import load_glyphs
 from text_recognizer.data.synthetic.render import (
     CHAR_SIZE,
     LineInk,
     as_rng,
     compose_page,
-    render_characters,
     render_line,
     render_line_ink,
-    render_lines,
     render_strip,
     sample_character_style,
 )

@@ -1,15 +1,8 @@
-"""Ink sources for synthetic handwriting: Hershey stroke fonts and handwriting-style TTF/OTF files.
+"""Which fonts there are: Hershey stroke fonts and handwriting-style TTF/OTF files.
 
-Every font is turned into the same thing: per character, a set of 2-D paths in *cap units*
-(cap height = 1, baseline at y = 0, y pointing down, the glyph's left side at x = 0) plus an
-advance width. Stroke fonts (Hershey) give open polylines that are drawn with a pen; outline
-fonts (TTF/OTF) give closed contours that are filled, with the contours that bound counters
-(the holes of "o", "e", "B") marked so they are cut out again.
-Working in vectors means every geometric variation (slant, wobble, elastic distortion) is a
-cheap NumPy transform of a few hundred points instead of a warp of a whole image.
-
-Fonts come in *families* (e.g. "Hershey Script" holds ``scripts`` and ``scriptc``); datasets
-select fonts by family or name, so a whole family can be held out for testing.
+A font is a :class:`FontSpec`; :func:`~.glyphs.load_glyphs` turns it into paths. Fonts come
+in *families* (e.g. "Hershey Script" holds ``scripts`` and ``scriptc``); datasets select
+fonts by family or name, so a whole family can be held out for testing.
 
 Hershey fonts ship inside the ``hershey-fonts`` package, so generation always works. Three
 more sources add outline fonts, each checked for quality (full character set, real lowercase
@@ -28,7 +21,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import math
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -37,6 +29,11 @@ from pathlib import Path
 
 import numpy as np
 
+from text_recognizer.data.synthetic.outline import (
+    FLATTEN_STEPS_PER_CAP,
+    contour_roles,
+    flatten_glyph,
+)
 from text_recognizer.metadata.emnist import CHARSET
 
 # Hershey fonts that read as handwriting or hand printing, grouped into families. The
@@ -80,8 +77,6 @@ FONTSOURCE_DIR = Path(__file__).resolve().parents[3] / "fonts" / "node_modules" 
 # Marks drawn as solid blobs in any normal hand, cursive included (a cursive "l" has a loop,
 # a hyphen never has one): an outline ("hollow") font has a hole inside them.
 _SINGLE_STROKE_CHARS = "-/.,':!"
-_FLATTEN_STEPS_PER_CAP = 10.0  # curve segments per cap height of curve length
-_CAP_REFERENCE_CHAR = "H"
 
 
 @dataclass(frozen=True, order=True)
@@ -98,41 +93,6 @@ class FontSpec:
     name: str
     kind: str  # "hershey" (stroke font) | "ttf" (outline font, TTF or OTF)
     source: str
-
-
-@dataclass(frozen=True)
-class Glyph:
-    """One character in cap units, as flat arrays so a whole line transforms in one go.
-
-    ``points`` (m, 2) holds every path's (x, y) points back to back (y down, baseline 0);
-    path ``i`` is ``points[path_ends[i-1]:path_ends[i]]``. For outline fonts, ``normals``
-    are unit vectors pointing away from the ink (moving points along them makes strokes
-    bolder) and ``holes`` marks the contours that cut counters out of the ink.
-    """
-
-    points: np.ndarray  # (m, 2) float32
-    normals: np.ndarray  # (m, 2) float32, zeros for stroke fonts
-    path_ends: np.ndarray  # (k,) int64
-    holes: np.ndarray  # (k,) bool
-    advance: float
-    bbox: tuple[float, float, float, float]  # (x0, y0, x1, y1) of the ink
-
-    @property
-    def paths(self) -> list[np.ndarray]:
-        return np.split(self.points, self.path_ends[:-1]) if len(self.points) else []
-
-
-@dataclass(frozen=True)
-class FontGlyphs:
-    """All glyphs of a font plus the vertical metrics the renderer needs (cap units)."""
-
-    font: FontSpec
-    glyphs: dict[str, Glyph]
-    closed: bool  # True: filled outlines (TTF); False: pen strokes (Hershey)
-    ascent: float  # typical top of tall letters and digits above the baseline (>= 1)
-    descent: float  # typical bottom of descenders (g, j, p, q, y) below the baseline
-    x_height: float
-    stroke: float  # typical stroke thickness of an outline font (0 for stroke fonts)
 
 
 def _squash(name: str) -> str:
@@ -229,10 +189,8 @@ def _check_outline_font(path: Path) -> tuple[str, str, str]:
     # strokes are several contours too, but none of them is a hole.
     holes = []
     for char in _SINGLE_STROKE_CHARS:
-        flatten = _FlattenPen(glyph_set, _FLATTEN_STEPS_PER_CAP / max(cap, 1.0))
-        glyph_set[cmap[ord(char)]].draw(flatten.pen)
-        flatten._close()
-        holes.append(int(_contour_roles(flatten.contours)[0].sum()) if flatten.contours else 0)
+        contours = flatten_glyph(glyph_set, cmap[ord(char)], FLATTEN_STEPS_PER_CAP / max(cap, 1.0))
+        holes.append(int(contour_roles(contours)[0].sum()) if contours else 0)
     if np.median(holes) >= 1:
         return family, subfamily, "hollow or sketched outlines"
     return family, subfamily, ""
@@ -365,224 +323,3 @@ def font_digest(font: FontSpec) -> str:
     return hashlib.sha256(
         f"hershey-fonts {version('hershey-fonts')} {font.source}".encode()
     ).hexdigest()[:16]
-
-
-# ------------------------------------------------------------------------------- glyphs
-def _signed_area(contour: np.ndarray) -> float:
-    """Shoelace area: the sign gives the contour's orientation.
-
-    >>> _signed_area(np.array([[0, 0], [1, 0], [1, 1], [0, 1]], float))
-    1.0
-    """
-    x, y = contour[:, 0], contour[:, 1]
-    return 0.5 * float(np.dot(x, np.roll(y, -1)) - np.dot(np.roll(x, -1), y))
-
-
-def _winding(contour: np.ndarray, points: np.ndarray) -> np.ndarray:
-    """Winding number of a closed contour around each of (n, 2) points.
-
-    >>> square = np.array([[0, 0], [2, 0], [2, 2], [0, 2]], float)
-    >>> _winding(square, np.array([[1.0, 1.0], [3.0, 1.0]])).tolist()
-    [1, 0]
-    """
-    a, b = contour, np.roll(contour, -1, axis=0)  # (m, 2) edges a -> b
-    px, py = points[:, 0:1], points[:, 1:2]  # (n, 1)
-    cross = (b[:, 0] - a[:, 0]) * (py - a[:, 1]) - (px - a[:, 0]) * (b[:, 1] - a[:, 1])  # (n, m)
-    up = (a[:, 1] <= py) & (b[:, 1] > py) & (cross > 0)
-    down = (a[:, 1] > py) & (b[:, 1] <= py) & (cross < 0)
-    return up.sum(1) - down.sum(1)
-
-
-def _contour_roles(contours: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """Which contours are holes (non-zero fill rule), and their normals pointing off the ink.
-
-    A contour bounds a hole when the other contours wind around it (it lies inside ink) and
-    its own winding cancels theirs, so the region it encloses is empty. Deciding per contour
-    keeps fonts with inconsistent contour directions working.
-    """
-    holes, normals = [], []
-    for index, contour in enumerate(contours):
-        own = 1 if _signed_area(contour) > 0 else -1  # the orientation of this contour
-        is_hole = False
-        if len(contours) > 1:
-            probes = contour[:: max(1, len(contour) // 5)]  # a few of its own vertices
-            others = sum(_winding(c, probes) for j, c in enumerate(contours) if j != index)
-            is_hole = bool(np.median(others) != 0 and np.median(others + own) == 0)
-        tangent = np.roll(contour, -1, axis=0) - np.roll(contour, 1, axis=0)
-        exterior = own * np.stack([tangent[:, 1], -tangent[:, 0]], axis=1)  # out of the contour
-        exterior /= np.maximum(np.linalg.norm(exterior, axis=1, keepdims=True), 1e-9)
-        holes.append(is_hole)
-        normals.append(-exterior if is_hole else exterior)
-    return np.array(holes, dtype=bool), np.concatenate(normals)
-
-
-def _finish(
-    font: FontSpec, raw: dict[str, tuple[list[np.ndarray], float]], closed: bool
-) -> FontGlyphs:
-    """Normalize raw glyphs (font units, y down, baseline 0) to cap units and measure them."""
-    cap_paths, _ = raw[_CAP_REFERENCE_CHAR]
-    cap = -min(float(p[:, 1].min()) for p in cap_paths)
-    glyphs: dict[str, Glyph] = {}
-    for char, (paths, advance) in raw.items():
-        paths = [p / cap for p in paths if len(p)]
-        if paths:
-            points = np.concatenate(paths).astype(np.float32)
-            bbox = (*points.min(0).tolist(), *points.max(0).tolist())
-        else:
-            points, bbox = np.zeros((0, 2), np.float32), (0.0, 0.0, 0.0, 0.0)
-        if closed and paths:
-            holes, normals = _contour_roles(paths)
-        else:
-            normals, holes = np.zeros_like(points), np.zeros(len(paths), bool)
-        glyphs[char] = Glyph(
-            points=points,
-            normals=normals.astype(np.float32),
-            path_ends=np.cumsum([len(p) for p in paths], dtype=np.int64),
-            holes=holes,
-            advance=advance / cap,
-            bbox=tuple(bbox),
-        )
-    # The writing band: typical, not extreme, so one loopy glyph does not shrink a whole
-    # font (the renderer shrinks the rare glyph or line that would not fit).
-    tops = [-g.bbox[1] for c, g in glyphs.items() if c.isalnum()]
-    bottoms = [glyphs[c].bbox[3] for c in "gjpqy"]
-    x_height = -float(np.median([glyphs[c].bbox[1] for c in "xuvz"]))
-    stroke = 0.0
-    if closed:  # a stroke of width w and length L has area w * L and perimeter ~ 2 L
-        widths = []
-        for char in "abcdefghijklmnopqrstuvwxyz":
-            glyph = glyphs[char]
-            contours = np.split(glyph.points, glyph.path_ends[:-1])
-            area = sum(
-                abs(_signed_area(c)) * (-1 if hole else 1) for c, hole in zip(contours, glyph.holes)
-            )
-            perimeter = sum(
-                np.linalg.norm(c - np.roll(c, 1, axis=0), axis=1).sum() for c in contours
-            )
-            widths.append(2 * area / max(perimeter, 1e-6))
-        stroke = float(np.median(widths))
-    return FontGlyphs(
-        font=font,
-        glyphs=glyphs,
-        closed=closed,
-        ascent=max(1.0, float(np.percentile(tops, 90))),
-        descent=max(0.0, float(np.median(bottoms))),
-        x_height=x_height,
-        stroke=stroke,
-    )
-
-
-def _load_hershey(font: FontSpec) -> FontGlyphs:
-    from HersheyFonts import HersheyFonts
-
-    hershey = HersheyFonts()
-    hershey.load_default_font(font.source)
-    glyphs = hershey.all_glyphs
-    raw = {}
-    for char in CHARSET:
-        glyph = glyphs[char]
-        baseline = glyph.base_line
-        paths = [
-            np.array(s, dtype=np.float64) - (glyph.left_offset, baseline) for s in glyph.strokes
-        ]
-        raw[char] = (paths, float(glyph.char_width))
-    return _finish(font, raw, closed=False)
-
-
-class _FlattenPen:
-    """A fontTools pen that flattens quadratic/cubic curves into closed polylines.
-
-    Plain Python on purpose: a font has ~30k tiny curve segments, where NumPy's per-call
-    overhead would dominate.
-    """
-
-    def __init__(self, glyph_set, steps_per_unit: float) -> None:
-        from fontTools.pens.basePen import BasePen
-
-        outer = self
-
-        class Pen(BasePen):
-            def _moveTo(self, pt):
-                outer._close()
-                outer.current = [pt]
-
-            def _lineTo(self, pt):
-                outer.current.append(pt)
-
-            def _curveToOne(self, p1, p2, p3):
-                (x0, y0), (x1, y1), (x2, y2), (x3, y3) = self._getCurrentPoint(), p1, p2, p3
-                n = outer._steps(math.dist((x0, y0), p1) + math.dist(p1, p2) + math.dist(p2, p3))
-                for i in range(1, n + 1):
-                    t = i / n
-                    a, b, c, d = (1 - t) ** 3, 3 * (1 - t) ** 2 * t, 3 * (1 - t) * t**2, t**3
-                    outer.current.append(
-                        (a * x0 + b * x1 + c * x2 + d * x3, a * y0 + b * y1 + c * y2 + d * y3)
-                    )
-
-            def _qCurveToOne(self, p1, p2):
-                (x0, y0), (x1, y1), (x2, y2) = self._getCurrentPoint(), p1, p2
-                n = outer._steps(math.dist((x0, y0), p1) + math.dist(p1, p2))
-                for i in range(1, n + 1):
-                    t = i / n
-                    a, b, c = (1 - t) ** 2, 2 * (1 - t) * t, t**2
-                    outer.current.append((a * x0 + b * x1 + c * x2, a * y0 + b * y1 + c * y2))
-
-            def _closePath(self):
-                outer._close()
-
-            def _endPath(self):
-                outer._close()
-
-        self.pen = Pen(glyph_set)
-        self.steps_per_unit = steps_per_unit
-        self.contours: list[np.ndarray] = []
-        self.current: list = []
-
-    def _steps(self, length: float) -> int:
-        return min(max(math.ceil(length * self.steps_per_unit), 1), 16)
-
-    def _close(self) -> None:
-        if len(self.current) >= 3:
-            self.contours.append(np.array(self.current, dtype=np.float64))
-        self.current = []
-
-
-def _load_outline(font: FontSpec) -> FontGlyphs:
-    from fontTools.pens.boundsPen import BoundsPen
-    from fontTools.ttLib import TTFont
-
-    tt = TTFont(font.source, fontNumber=0)
-    glyph_set, cmap = tt.getGlyphSet(), tt.getBestCmap()
-    pen = BoundsPen(glyph_set)
-    glyph_set[cmap[ord(_CAP_REFERENCE_CHAR)]].draw(pen)
-    cap_units = pen.bounds[3]
-    raw = {}
-    for char in CHARSET:
-        name = cmap[ord(char)]
-        flatten = _FlattenPen(glyph_set, _FLATTEN_STEPS_PER_CAP / cap_units)
-        glyph_set[name].draw(flatten.pen)
-        flatten._close()
-        paths = [c * (1.0, -1.0) for c in flatten.contours]  # font y points up; ours down
-        raw[char] = (paths, float(glyph_set[name].width))
-    return _finish(font, raw, closed=True)
-
-
-_GLYPH_CACHE: dict[FontSpec, FontGlyphs] = {}
-
-
-def install_glyphs(glyphs: dict[FontSpec, FontGlyphs]) -> None:
-    """Fill this process's glyph cache (worker processes get their parent's glyphs this
-    way instead of parsing every font file again)."""
-    _GLYPH_CACHE.update(glyphs)
-
-
-def load_glyphs(font: FontSpec) -> FontGlyphs:
-    """Glyph paths of every CHARSET character of ``font``, cached per process.
-
-    >>> g = load_glyphs(list_fonts(include=["hershey:futural"])[0])
-    >>> g.closed, round(-g.glyphs["H"].bbox[1], 3), g.glyphs["x"].bbox[1] > -0.8
-    (False, 1.0, True)
-    """
-    if font not in _GLYPH_CACHE:
-        _GLYPH_CACHE[font] = _load_hershey(font) if font.kind == "hershey" else _load_outline(font)
-    return _GLYPH_CACHE[font]
