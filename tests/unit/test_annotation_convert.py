@@ -15,8 +15,7 @@ import pytest
 from PIL import Image
 
 from text_recognizer.annotation.convert import convert_export, line_results, load_export
-from text_recognizer.annotation.forms import rect_corners
-from text_recognizer.annotation.geometry import crop_rect, pixels_to_percent, rect_iou
+from text_recognizer.annotation.geometry import crop_rect, pixels_to_percent, rect_corners, rect_iou
 from text_recognizer.data.annotated_lines import AnnotatedLines
 
 PAGE_W, PAGE_H = 300, 200

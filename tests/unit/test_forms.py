@@ -15,11 +15,10 @@ from text_recognizer.annotation.forms import (
     MANIFEST_COLUMNS,
     PROMPT,
     generate_forms,
-    rect_corners,
     serve,
     write_manifest,
 )
-from text_recognizer.annotation.geometry import crop_rect
+from text_recognizer.annotation.geometry import crop_rect, rect_corners
 
 NUM_PAGES = 3
 INK = 128  # darker than this is ink

@@ -11,6 +11,8 @@ The round trip Lab 06 walks through, every step offline and on loopback:
    virtual environment, bound to 127.0.0.1) and talks to its REST API: project, import,
    annotations, export.
 4. :mod:`~text_recognizer.annotation.convert` turns Label Studio's export JSON into line
-   crops, texts and paragraph records, with a report of every annotation it could not use.
+   crops, texts and paragraph records, with a report of every annotation it could not use,
+   using the rotated-rectangle maths of :mod:`~text_recognizer.annotation.geometry`.
    :class:`~text_recognizer.data.annotated_lines.AnnotatedLines` trains on the result.
+5. :mod:`~text_recognizer.annotation.quality` scores annotations against the hidden truth.
 """

@@ -42,13 +42,14 @@ from urllib.parse import urlparse
 
 from PIL import Image
 
-from text_recognizer.annotation.forms import bounding_box, rect_corners
 from text_recognizer.annotation.geometry import (
     Rect,
+    bounding_box,
     crop_rect,
     inside_fraction,
     percent_to_pixels,
     pixels_to_percent,
+    rect_corners,
 )
 from text_recognizer.annotation.label_config import DATA_KEY, IMAGE_NAME, RECTANGLE_NAME, TEXT_NAME
 from text_recognizer.metadata.emnist import MAPPING

@@ -45,6 +45,7 @@ import numpy as np
 from HersheyFonts import HersheyFonts
 from PIL import Image, ImageDraw
 
+from text_recognizer.annotation.geometry import bounding_box, rect_corners
 from text_recognizer.data.synthetic import compose_page, render_line_ink, sample_style
 from text_recognizer.data.synthetic.fonts import FontSpec
 from text_recognizer.util import atomic_directory, atomic_write_text
@@ -110,36 +111,6 @@ class PageTruth:
 
 
 # ---------------------------------------------------------------------------- geometry
-def rect_corners(rect: Sequence[float]) -> np.ndarray:
-    """Corners ``(4, 2)`` of a rotated rectangle ``(x, y, width, height, rotation)``, in
-    order top-left, top-right, bottom-right, bottom-left (before rotation). ``rotation`` is
-    in degrees, clockwise on screen (y points down), about the top-left corner.
-
-    >>> rect_corners((10, 20, 4, 2, 0)).tolist()
-    [[10.0, 20.0], [14.0, 20.0], [14.0, 22.0], [10.0, 22.0]]
-    >>> np.round(rect_corners((10, 20, 4, 2, 90)), 6).tolist()
-    [[10.0, 20.0], [10.0, 24.0], [8.0, 24.0], [8.0, 20.0]]
-    """
-    x, y, width, height, rotation = (float(v) for v in rect)
-    angle = math.radians(rotation)
-    ux = np.array([math.cos(angle), math.sin(angle)])  # the rectangle's x axis on the page
-    uy = np.array([-math.sin(angle), math.cos(angle)])  # its y axis
-    origin = np.array([x, y])
-    return np.stack(
-        [origin, origin + width * ux, origin + width * ux + height * uy, origin + height * uy]
-    )
-
-
-def bounding_box(corners: np.ndarray) -> tuple[int, int, int, int]:
-    """Integer ``(x0, y0, x1, y1)`` containing all points (x1/y1 exclusive).
-
-    >>> bounding_box(np.array([[1.5, 2.0], [4.2, 3.0]]))
-    (1, 2, 5, 3)
-    """
-    (x0, y0), (x1, y1) = np.floor(corners.min(0)), np.ceil(corners.max(0))
-    return int(x0), int(y0), int(x1), int(y1)
-
-
 # ---------------------------------------------------------------------------- rendering
 @functools.cache
 def _print_font() -> HersheyFonts:

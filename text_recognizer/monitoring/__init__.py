@@ -3,7 +3,8 @@ drift detection, a traffic simulator, reports and shadow mode.
 
 Modules (import what you need; none of them import each other's heavy dependencies eagerly):
 
-- :mod:`~text_recognizer.monitoring.store`: ``EvaluationStore`` (SQLite or PostgreSQL) with
+- :mod:`~text_recognizer.monitoring.store`: ``EvaluationStore`` (SQLite or PostgreSQL);
+  :mod:`.store_schema` its tables, dialects and migrations; :mod:`.store_images` the
   content-addressed input images;
 - :mod:`~text_recognizer.monitoring.logger`: ``PredictionLogger``, the never-failing wrapper
   serving code uses;
