@@ -132,11 +132,6 @@ def tesseract_reader(psm: int) -> Callable[[Image.Image], str]:
 # ---------------------------------------------------------------- synthetic pages
 def heldout_pages(data, num: int | None = None) -> tuple[list, list[str], list[str]]:
     """The first ``num`` pages of the FIXED test split: (images, texts, font families)."""
-    import torch
-
-    from text_recognizer.data.synthetic import list_fonts
-    from text_recognizer.data.synthetic_splits import CachedImages
-
     paragraphs = data.paragraphs if hasattr(data, "paragraphs") else data
     # The test split never depends on train/val, and a smaller --num_test only drops pages
     # from the end: so render (or find) only the pages asked for.
@@ -144,12 +139,20 @@ def heldout_pages(data, num: int | None = None) -> tuple[list, list[str], list[s
     paragraphs = type(paragraphs)(
         {**paragraphs.args, "num_train": 0, "num_val": 0, "num_test": size}
     )
-    paragraphs.prepare_data()
-    record = paragraphs.read_record("test")
-    samples = record["samples"]
-    pages = CachedImages(
-        paragraphs.split_dir("test"), torch.zeros(len(record["samples"]), 1), paragraphs.stem
-    )
+    return split_pages(paragraphs, "test")
+
+
+def split_pages(data, split: str) -> tuple[list, list[str], list[str]]:
+    """Every page of one split of a synthetic data module (``SyntheticParagraphs`` or
+    ``SyntheticLines``), rendered and cached first if needed: (images, texts, families)."""
+    import torch
+
+    from text_recognizer.data.synthetic import list_fonts
+    from text_recognizer.data.synthetic_splits import CachedImages
+
+    data.prepare_data()
+    samples = data.read_record(split)["samples"]
+    pages = CachedImages(data.split_dir(split), torch.zeros(len(samples), 1), data.stem)
     family_of = {font.name: font.family for font in list_fonts()}
     images = [pages.image(i) for i in range(len(samples))]
     texts = [s["text"] for s in samples]
