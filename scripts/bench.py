@@ -20,6 +20,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run from a checkout without installing the package
+from text_recognizer.util import atomic_write_text  # noqa: E402
+
 RESULTS = REPO / "bench" / "results"
 
 
@@ -61,9 +64,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = header + "\n".join(rows) + "\n\n" + "\n".join(sections)
     out = RESULTS / ("BENCHMARKS.md" if not args.names else f"BENCHMARKS-{'-'.join(args.names)}.md")
-    tmp = out.with_suffix(".tmp")
-    tmp.write_text(report)
-    tmp.replace(out)
+    atomic_write_text(out, report)
     print(header + "\n".join(rows))
     print(f"\nreport: {out.relative_to(REPO)}")
     return 0 if all("ok" in row for row in rows) else 1

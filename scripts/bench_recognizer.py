@@ -32,7 +32,6 @@ the report). The table is printed (markdown) and written to ``bench/results/reco
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import platform
 import shutil
@@ -84,37 +83,29 @@ def load_pages(
     The test split is the one the model card names (its fingerprint), so the pages are the
     ones the card's CER was measured on; without a card, the release settings' split.
     """
-    from text_recognizer.data.synthetic import list_fonts
     from text_recognizer.data.synthetic_paragraphs import SyntheticParagraphs
-    from text_recognizer.data.synthetic_splits import CachedImages
+    from text_recognizer.evaluation import split_pages
 
     training = card.get("training") or {}
     holdout = _families(training.get("holdout_families")) or [DEFAULT_HOLDOUT]
     data = SyntheticParagraphs({**DEFAULT_DATA_ARGS, "num_train": 0, "num_val": 0})
-    directory = data.split_dir("test")
     fingerprint = (card.get("evaluation") or {}).get("test_split_fingerprint") or (
         (training.get("data_fingerprints") or {}).get("pages") or {}
     ).get("test")
-    if fingerprint and fingerprint != directory.name:
-        directory = data.data_dir / fingerprint
-        if not (directory / "record.json").exists():
-            raise FileNotFoundError(
-                f"the card's test split {fingerprint} is not cached under {data.data_dir}: "
-                "run `make release-model` (or stage) once to render it"
-            )
-    elif not (directory / "record.json").exists():
-        data.prepare_data()  # renders the test split (a few seconds)
-    samples = json.loads((directory / "record.json").read_text())["samples"]
-    test = CachedImages(directory, torch.zeros(len(samples), 1), data.stem)
-    family_of = {font.name: font.family for font in list_fonts()}
-    held_out = [i for i, s in enumerate(samples) if family_of.get(s["font"]) in holdout]
-    seen = [i for i in range(len(samples)) if i not in set(held_out)]
+    if fingerprint and fingerprint != data.split_dir("test").name:
+        raise ValueError(
+            f"the card's test split is {fingerprint}, but these settings make "
+            f"{data.split_dir('test').name}: update DEFAULT_DATA_ARGS to the card's data_args"
+        )
+    pages, texts, families = split_pages(data, "test")  # renders the split if not cached
+    held_out = [i for i, family in enumerate(families) if family in holdout]
+    seen = [i for i in range(len(pages)) if i not in set(held_out)]
     sets = {
         f"in distribution ({min(num, len(seen))})": seen[:num],
         f"held-out families ({len(held_out)})": held_out,
     }
-    images = {name: [test.image(i) for i in idx] for name, idx in sets.items()}
-    truths = {name: [samples[i]["text"] for i in idx] for name, idx in sets.items()}
+    images = {name: [pages[i] for i in idx] for name, idx in sets.items()}
+    truths = {name: [texts[i] for i in idx] for name, idx in sets.items()}
     return images, truths, holdout
 
 

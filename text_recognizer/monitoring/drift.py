@@ -29,7 +29,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -277,15 +277,7 @@ class DriftResult:
     def alerts_frame(self) -> pd.DataFrame:
         import pandas as pd
 
-        columns = [
-            "window_start",
-            "window_end",
-            "check_name",
-            "projection",
-            "statistic",
-            "threshold",
-            "message",
-        ]
+        columns = [field.name for field in fields(Alert)]  # also the store's alert columns
         return pd.DataFrame([a.__dict__ for a in self.alerts], columns=columns)
 
     def alerted_windows(self, check_name: str = "drift", projection: str | None = None) -> int:
