@@ -53,7 +53,7 @@ run_unit() {
 # The built wheel in a venv with only the production pins (no Lightning, pooch, optuna).
 run_prod() { bash scripts/check_prod_install.sh; }
 run_notebooks() {
-  "${PYTEST[@]}" --nbmake --nbmake-timeout=600 lab*/*.ipynb
+  "${PYTEST[@]}" --nbmake --nbmake-timeout=600 --durations=0 lab*/*.ipynb  # a time per notebook
 }
 run_slow() {
   # training (fast_dev_run, memorization, DDP) and integration (servers, downloads, tools)
