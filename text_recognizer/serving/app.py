@@ -98,6 +98,8 @@ has its error rates and how it was made.
   columns, vertical or curved text are not split into lines correctly, and lines that touch
   may be read as one.
 - English letters, digits and common punctuation only (no accents, no currency signs).
+- The confidence under the text is the model's own doubt, not a probability of being right;
+  below its threshold the app says *low confidence*: check that read against the image.
 - Images stay on this machine (or go to the backend you chose with `--model_url`). Flagged
   images are stored under `logs/flagged/`.
 
