@@ -213,17 +213,19 @@ class ParagraphTextRecognizer:
                 raise ValueError("the eager backend needs checkpoint=PATH (a training .ckpt)")
             from text_recognizer.models import model_class
 
-            # The checkpoint's own class and hyperparameters (a reader trained in a notebook
-            # need not be the release's size); the card's for a checkpoint without them
-            # (cards from before model_class was recorded: LineCRNN). The stem, segmenter
-            # and mapping are the card's: the checkpoint must be trained on the same lines.
+            # The class the card names (cards from before it was recorded: LineCRNN), at the
+            # checkpoint's own size (a reader trained in a notebook need not be the
+            # release's); the stem, segmenter and mapping are the card's.
             state = torch.load(checkpoint, map_location="cpu", weights_only=False)
             hparams = state.get("hyper_parameters") or {}
-            name = hparams.get("model_class") or self.card.get("architecture", {}).get(
-                "model_class", "LineCRNN"
-            )
-            model_args = hparams or self.card["model_args"]
-            model = model_class(name)(self.card["data_config"], model_args)
+            name = self.card.get("architecture", {}).get("model_class", "LineCRNN")
+            architecture = model_class(name)
+            if hparams.get("model_class") not in (None, name):
+                raise ValueError(
+                    f"{checkpoint} holds a {hparams['model_class']}, but the card at "
+                    f"{self.artifact_dir} describes a {name}"
+                )
+            model = architecture(self.card["data_config"], hparams or self.card["model_args"])
             model.load_state_dict(
                 {
                     k.removeprefix("model."): v

@@ -208,3 +208,10 @@ def test_eager_backend_builds_the_checkpoints_own_model(tmp_path, page):
     with torch.no_grad():
         expected = small(torch.from_numpy(lines)).numpy()
     np.testing.assert_allclose(eager._run(lines), expected, rtol=1e-5, atol=1e-6)
+    # A checkpoint of another class than the card's artifact is refused, naming both.
+    torch.save(
+        {"state_dict": state, "hyper_parameters": {**hparams, "model_class": "MLP"}},
+        tmp_path / "other.ckpt",
+    )
+    with pytest.raises(ValueError, match="holds a MLP, but the card"):
+        ParagraphTextRecognizer(backend="eager", checkpoint=tmp_path / "other.ckpt")
