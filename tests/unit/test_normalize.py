@@ -66,6 +66,24 @@ def test_shadow_is_flattened():
     )
 
 
+@pytest.mark.parametrize("darkest", [0.4, 0.5, 0.6])
+def test_polarity_survives_a_shadow_across_faint_pencil(darkest):
+    # Faint, sparse pencil (dotted 2-px rows, ~1 % of the page) under a phone-photo shadow:
+    # on raw grey levels the shadowed paper is the long dark tail and the lit paper the long
+    # light one; the old global-percentile test called all of these light-on-dark and
+    # inverted them (the reader then saw the paper as ink). Local contrast sees the strokes.
+    page = np.full((200, 600), 235.0)
+    for y in (50, 100, 150):
+        page[y : y + 2, 20:580:3] = 165
+    shaded = (page * np.linspace(darkest, 1.0, page.shape[1])[None, :]).astype(np.uint8)
+    assert not is_light_on_dark(shaded)
+    assert is_light_on_dark(255 - shaded)  # the same photo of light-on-dark writing
+    for image in (shaded, 255 - shaded):
+        out = np.asarray(normalize_page(Image.fromarray(image)))
+        assert np.median(out) > 245  # paper came out white, not inverted to black
+        assert out[50:52, 20:580:3].mean() < 200  # and the pencil is darker than it
+
+
 def test_coloured_paper_becomes_white():
     rgb = strokes().convert("RGB")
     tinted = Image.fromarray((np.asarray(rgb) * np.array([1.0, 0.9, 0.6])).astype(np.uint8))

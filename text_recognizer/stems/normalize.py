@@ -6,6 +6,7 @@ segmentation (training pages go through the same function: one code path)::
 
     grayscale
     -> polarity: light ink on a dark background (IAM crops as FSDL ships them) is inverted
+       (judged on local contrast, so a shadow across the page does not flip it)
     -> background flattening: a grey closing (max then min filter) on a small copy removes
        the ink and leaves the paper's own brightness (shadows, coloured or grey paper,
        vignetting); dividing by it makes the paper flat white.
@@ -31,12 +32,13 @@ from PIL import Image, ImageFilter
 
 from text_recognizer.util import to_grayscale
 
-NORMALIZER_VERSION = 1  # bump when the output changes (it is in dataset fingerprints)
+NORMALIZER_VERSION = 2  # bump when the output changes (it is in dataset fingerprints)
 WORK_SIDE = 256  # estimate polarity and background on a copy at most this long
 CLOSING_FRACTION = 0.035  # closing window: this fraction of the copy's longer side ...
 MIN_CLOSING = 9  # ... but at least this many (copy) pixels: wider than a pen stroke
 POLARITY_MARGIN = 20  # grey levels: a tail shorter than this is noise, not ink
-INK_PERCENTILE = 1.0  # polarity: the 1% tails on either side of the median
+INK_PERCENTILE = 1.0  # polarity: the 1% tails of the local contrast on either side
+POLARITY_WINDOW = 27  # polarity: local mean over this many (copy) pixels, a few strokes
 
 
 def normalizer_config() -> dict[str, Any]:
@@ -48,6 +50,7 @@ def normalizer_config() -> dict[str, Any]:
         "min_closing": MIN_CLOSING,
         "polarity_margin": POLARITY_MARGIN,
         "ink_percentile": INK_PERCENTILE,
+        "polarity_window": POLARITY_WINDOW,
     }
 
 
@@ -63,20 +66,31 @@ def _small(gray: Image.Image) -> Image.Image:
 def is_light_on_dark(levels: np.ndarray) -> bool:
     """Whether the ink is lighter than the background, from an image's grey levels.
 
-    The background is the median (most of a text image is background); ink is the longer
-    tail away from it. A page with no tail longer than ``POLARITY_MARGIN`` (blank, noise)
-    counts as light-on-dark only if it is dark overall.
+    Ink is the longer tail of the LOCAL contrast: each pixel minus the mean of a window
+    a few strokes wide (``POLARITY_WINDOW``). A shadow or a tint gradient is smooth, so it
+    leaves that residual; judged on raw levels instead, a phone photo's dark corner is a
+    long dark tail and bright paper a long light one, and faint ink loses to them. A page
+    with no tail longer than ``POLARITY_MARGIN`` (blank, noise) counts as light-on-dark
+    only if it is dark overall.
 
     >>> page = np.full((50, 50), 230, np.uint8); page[20:25, 5:45] = 30  # dark ink
     >>> is_light_on_dark(page), is_light_on_dark(255 - page)
     (False, True)
+    >>> pencil = np.full((60, 200), 235.0); pencil[30:32, 10:190:3] = 160  # faint, sparse
+    >>> shadowed = (pencil * np.linspace(0.4, 1.0, 200)).astype(np.uint8)  # dark on the left
+    >>> is_light_on_dark(shadowed), is_light_on_dark(255 - shadowed)
+    (False, True)
     >>> is_light_on_dark(np.full((9, 9), 40, np.uint8))  # uniform dark: nothing to read
     True
     """
-    low, median, high = np.percentile(levels, [INK_PERCENTILE, 50, 100 - INK_PERCENTILE])
-    darker, lighter = median - low, high - median
+    levels = np.asarray(levels)
+    window = max(3, min(POLARITY_WINDOW, min(levels.shape)) | 1)
+    local = Image.fromarray(levels.astype(np.uint8)).filter(ImageFilter.BoxBlur(window // 2))
+    residual = levels.astype(np.float32) - np.asarray(local, dtype=np.float32)
+    low, high = np.percentile(residual, [INK_PERCENTILE, 100 - INK_PERCENTILE])
+    darker, lighter = -low, high
     if max(darker, lighter) < POLARITY_MARGIN:
-        return bool(median < 128)
+        return bool(np.median(levels) < 128)
     return bool(lighter > darker)
 
 
