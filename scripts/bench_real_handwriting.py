@@ -48,8 +48,10 @@ def engines(threads: int) -> dict[str, Callable[[Image.Image], str]]:
     from text_recognizer.recognizer import ParagraphTextRecognizer
 
     torch.set_num_threads(threads)
-    recognizer = ParagraphTextRecognizer(backend="torchscript", num_threads=threads)
-    readers = {f"ours ({recognizer.name} {recognizer.version})": recognizer.predict}
+    recognizer = ParagraphTextRecognizer(num_threads=threads)  # the served default backend
+    readers = {
+        f"ours ({recognizer.name} {recognizer.version}, {recognizer.backend})": recognizer.predict
+    }
     if shutil.which("tesseract"):
         import pytesseract
 

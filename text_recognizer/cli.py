@@ -66,6 +66,8 @@ def _stage(argv: list[str]) -> int:
 
 def _predict(argv: list[str]) -> int:
     """Print each image's text; exit 1 (one line on stderr per bad input) if any failed."""
+    from text_recognizer.recognizer import DEFAULT_BACKEND, SERVING_BACKENDS
+
     parser = argparse.ArgumentParser(
         prog="text-recognizer predict",
         description="Read handwritten paragraphs with the staged release recognizer.",
@@ -73,7 +75,10 @@ def _predict(argv: list[str]) -> int:
     parser.add_argument("images", nargs="+", help="image paths, http(s) URLs or base64 text")
     parser.add_argument("--artifact_dir", default=None, help="artifact folder (default: release)")
     parser.add_argument(
-        "--backend", choices=["torchscript", "onnx"], default="torchscript", help="model format"
+        "--backend",
+        choices=SERVING_BACKENDS,
+        default=DEFAULT_BACKEND,
+        help="model format (default %(default)s)",
     )
     parser.add_argument(
         "--details", action="store_true", help="also print per-line confidences and boxes"

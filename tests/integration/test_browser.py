@@ -52,7 +52,7 @@ def test_upload_submit_read_and_screenshot(browser, tmp_path):
         answered.set()
         return prediction
 
-    info = f"Model: {recognizer.name} {recognizer.version} (torchscript, in this process)"
+    info = f"Model: {recognizer.name} {recognizer.version} ({recognizer.backend}, in this process)"
     with serving_app(predict, flagging_dir=tmp_path / "flagged", model_info=info) as url:
         page = browser.new_page(viewport={"width": 1280, "height": 900})
         page.set_default_timeout(TIMEOUT_MS)

@@ -25,6 +25,8 @@ DEFAULT_STORE = DATA_DIRNAME / "monitoring" / "store.db"
 
 
 def _common(parser: argparse.ArgumentParser) -> None:
+    from text_recognizer.recognizer import DEFAULT_BACKEND, SERVING_BACKENDS
+
     parser.add_argument(
         "--store",
         default=str(DEFAULT_STORE),
@@ -41,7 +43,12 @@ def _common(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="staged model (default: the release artifact)",
     )
-    parser.add_argument("--backend", choices=["torchscript", "onnx"], default="torchscript")
+    parser.add_argument(
+        "--backend",
+        choices=SERVING_BACKENDS,
+        default=DEFAULT_BACKEND,
+        help="model format (default %(default)s)",
+    )
 
 
 def _reference_args(parser: argparse.ArgumentParser) -> None:

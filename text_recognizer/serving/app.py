@@ -14,7 +14,7 @@ passes the evaluation store's callback). The same events are an HTTP API: ``/pre
 Two ways to run the model, one UI:
 
 - **in-process** (default): :class:`~text_recognizer.recognizer.ParagraphTextRecognizer`
-  loads the staged TorchScript artifact once; simplest, and fastest for one user.
+  loads the staged artifact (ONNX by default) once; simplest, and fastest for one user.
 - **model-as-service** (``--model_url``): the UI only encodes the image as base64 and POSTs
   ``{"image": ...}`` to a backend (the Lambda handler behind a function URL, or
   ``text_recognizer.serving.local_server`` on this machine), which answers
@@ -416,6 +416,8 @@ def launch(demo: gr.Blocks, host: str = DEFAULT_HOST, port: int | None = DEFAULT
 
 
 def add_to_argparse(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    from text_recognizer.recognizer import DEFAULT_BACKEND, SERVING_BACKENDS
+
     parser.add_argument(
         "--host",
         default=DEFAULT_HOST,
@@ -442,8 +444,8 @@ def add_to_argparse(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--backend",
-        choices=["torchscript", "onnx"],
-        default="torchscript",
+        choices=SERVING_BACKENDS,
+        default=DEFAULT_BACKEND,
         help="in-process runtime (default %(default)s)",
     )
     parser.add_argument(

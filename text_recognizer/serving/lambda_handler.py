@@ -19,7 +19,7 @@ prediction length: the raw material for monitoring (Lab 08).
 
 Configuration is through environment variables, as on Lambda:
 ``TEXT_RECOGNIZER_ARTIFACT_DIR`` (default: the packaged artifact),
-``TEXT_RECOGNIZER_BACKEND`` (``torchscript``/``onnx``), ``TEXT_RECOGNIZER_URL_TIMEOUT_S``
+``TEXT_RECOGNIZER_BACKEND`` (``onnx``, the default, or ``torchscript``), ``TEXT_RECOGNIZER_URL_TIMEOUT_S``
 and ``TEXT_RECOGNIZER_URL_MAX_BYTES`` (image_url downloads: one total deadline, a byte cap),
 ``TEXT_RECOGNIZER_URL_ALLOW`` (comma-separated hosts or networks that image_url may reach
 although they are not public, e.g. ``10.0.0.0/8,images.lan``: by default loopback, private,
@@ -91,12 +91,12 @@ def get_recognizer() -> Recognizer:
     if _recognizer is None:
         with _recognizer_lock:
             if _recognizer is None:
-                from text_recognizer.recognizer import ParagraphTextRecognizer
+                from text_recognizer.recognizer import DEFAULT_BACKEND, ParagraphTextRecognizer
 
                 start = time.perf_counter()
                 recognizer = ParagraphTextRecognizer(
                     artifact_dir=os.environ.get("TEXT_RECOGNIZER_ARTIFACT_DIR") or None,
-                    backend=os.environ.get("TEXT_RECOGNIZER_BACKEND", "torchscript"),
+                    backend=os.environ.get("TEXT_RECOGNIZER_BACKEND", DEFAULT_BACKEND),
                 )
                 log_event(
                     "model_load",

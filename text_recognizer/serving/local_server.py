@@ -374,7 +374,9 @@ def add_to_argparse(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--port", type=int, default=DEFAULT_PORT, help="0 picks a free port")
     parser.add_argument("--concurrency", type=int, default=2, help="handler calls at once")
     parser.add_argument("--artifact_dir", default=None, help="model artifact (default: packaged)")
-    parser.add_argument("--backend", default=None, help="recognizer backend: torchscript|onnx")
+    parser.add_argument(
+        "--backend", default=None, help="recognizer backend: onnx (default) or torchscript"
+    )
     parser.add_argument("--lazy", action="store_true", help="load the model on the 1st request")
     parser.add_argument("--quiet", action="store_true", help="no access log lines")
     parser.add_argument(
