@@ -64,16 +64,18 @@ def test_torchscript_and_onnx_agree(readings):
     assert readings["torchscript"] == readings["onnx"]
 
 
-def test_iam_style_inverted_pages_read_as_well(sample, readings):
-    """IAM crops as FSDL ships them are light ink on black: the same pages inverted must
-    read within 1 CER point of the pages as rendered (polarity is normalized first)."""
-    from PIL import ImageOps
-
+@pytest.mark.parametrize("condition", ["light on dark (IAM crop)", "phone shadow"])
+def test_pages_under_capture_conditions_read_as_well(sample, readings, condition):
+    """IAM crops as FSDL ships them are light ink on black, and a phone photo has a shadow
+    across it: the same pages under either must read within 1 CER point of the pages as
+    rendered (the input is normalized first). Before polarity was judged on local
+    contrast, the shadow flipped faint pages to "light on dark" (CER 6 % -> 21 %)."""
     from text_recognizer import evaluation
+    from text_recognizer.data.capture_conditions import CONDITIONS
 
     images, texts, families = sample
-    inverted = [ImageOps.invert(image.convert("L")) for image in images]
-    read = [p.text for p in ParagraphTextRecognizer().predict_batch(inverted)]
+    changed = [CONDITIONS[condition](image) for image in images]
+    read = [p.text for p in ParagraphTextRecognizer().predict_batch(changed)]
     as_rendered = evaluation.score_by_family(readings["torchscript"], texts, families, set())["cer"]
-    as_iam = evaluation.score_by_family(read, texts, families, set())["cer"]
-    assert abs(as_iam - as_rendered) <= 0.01, (as_iam, as_rendered)
+    under_condition = evaluation.score_by_family(read, texts, families, set())["cer"]
+    assert abs(under_condition - as_rendered) <= 0.01, (under_condition, as_rendered)
