@@ -11,11 +11,11 @@ there, and every ``NAME.png`` (or .jpg) with a ``NAME.txt`` transcription in eac
 ``--images`` folder: lines, words or whole pages, any polarity.
 
 Engines, all on the same images in one run, one CPU thread each: the release recognizer
-(its served default backend, ONNX), Tesseract 5 with ``--psm 7`` (one text line: its best mode for a line
-crop) and ``--psm 6`` (one block: its mode for a page). CER is char-weighted over a set
-(total edits / total reference characters, after the model card's whitespace
-normalization), per image and in total; latency is the median seconds per image. The
-table is printed and written to ``bench/results/real_handwriting.md``.
+(its served default backend, ONNX), Tesseract 5 with ``--psm 7`` (one text line: its
+best mode for a line crop) and ``--psm 6`` (one block: its mode for a page). CER is
+char-weighted over a set (total edits / total reference characters, after the model
+card's whitespace normalization), per image and in total; latency is the median seconds
+per image. The table is printed and written to ``bench/results/real_handwriting.md``.
 """
 
 from __future__ import annotations

@@ -1,7 +1,8 @@
 """Capture conditions: the release recognizer and Tesseract on the same pages, as a user's
 scan or phone photo would show them.
 
-    .venv/bin/python scripts/bench_robustness.py           # ~5 min on 2 idle cores (Tesseract on the large scans is most of it)
+    .venv/bin/python scripts/bench_robustness.py           # ~5 min on 2 idle cores, mostly
+                                                           # Tesseract on the large scans
     .venv/bin/python scripts/bench_robustness.py --num 20 --no-tesseract
     make bench BENCH=robustness
 
@@ -77,7 +78,8 @@ def main(argv: list[str] | None = None) -> int:
             f"{recognizer.name} {recognizer.version} ({recognizer.backend}); the first "
             f"{len(images)} pages of the fixed SyntheticParagraphs test split.",
             "",
-            "| condition | ours CER | ours minus as rendered (points) | Tesseract 5 `--psm 6` CER |",
+            "| condition | ours CER | ours minus as rendered (points) "
+            "| Tesseract 5 `--psm 6` CER |",
             "|---|---:|---:|---:|",
             *rows,
             "",

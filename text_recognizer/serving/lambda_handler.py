@@ -19,12 +19,13 @@ prediction length: the raw material for monitoring (Lab 08).
 
 Configuration is through environment variables, as on Lambda:
 ``TEXT_RECOGNIZER_ARTIFACT_DIR`` (default: the packaged artifact),
-``TEXT_RECOGNIZER_BACKEND`` (``onnx``, the default, or ``torchscript``), ``TEXT_RECOGNIZER_URL_TIMEOUT_S``
-and ``TEXT_RECOGNIZER_URL_MAX_BYTES`` (image_url downloads: one total deadline, a byte cap),
-``TEXT_RECOGNIZER_URL_ALLOW`` (comma-separated hosts or networks that image_url may reach
-although they are not public, e.g. ``10.0.0.0/8,images.lan``: by default loopback, private,
-link-local, multicast and reserved addresses are refused with a 403, see fetch.py), and,
-to log every prediction to the evaluation store (Lab 08), ``TEXT_RECOGNIZER_EVAL_STORE`` (a SQLite path or a
+``TEXT_RECOGNIZER_BACKEND`` (``onnx``, the default, or ``torchscript``),
+``TEXT_RECOGNIZER_URL_TIMEOUT_S`` and ``TEXT_RECOGNIZER_URL_MAX_BYTES`` (image_url
+downloads: one total deadline, a byte cap), ``TEXT_RECOGNIZER_URL_ALLOW`` (comma-separated
+hosts or networks that image_url may reach although they are not public, e.g.
+``10.0.0.0/8,images.lan``: by default loopback, private, link-local, multicast and reserved
+addresses are refused with a 403, see fetch.py), and, to log every prediction to the
+evaluation store (Lab 08), ``TEXT_RECOGNIZER_EVAL_STORE`` (a SQLite path or a
 ``postgresql://`` URL) with ``TEXT_RECOGNIZER_EVAL_IMAGES`` (the image folder).
 """
 
